@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""One entry point for readers, authors and CI.  Needs only Python 3.10+.
+
+    python3 dev.py lab       set up (first time) and open the book in JupyterLab
+    python3 dev.py test      set up (if needed) and run every test, notebooks included
+    python3 dev.py slides    build each chapter as a reveal.js deck in build/slides/
+    python3 dev.py execute   re-run the notebooks top to bottom and store their outputs
+    python3 dev.py bench     time kbook against tf.keras (pass --json for JSON)
+
+Set-up makes .venv/ beside this file and installs kbook with every dependency at
+the versions pinned in constraints.txt, so stored notebook outputs reproduce.
+It reinstalls only when pyproject.toml or constraints.txt change.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / "kbook-install.sha256"
+BOOK = ROOT / "book"
+PREFACE = BOOK / "00_preface.ipynb"
+
+
+def venv_python():
+    if os.name == "nt":
+        return VENV / "Scripts" / "python.exe"
+    return VENV / "bin" / "python"
+
+
+def install_fingerprint():
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def setup():
+    """Create .venv and install kbook[book,test] with the pinned versions, once."""
+    python = venv_python()
+    if not python.exists():
+        print("Creating .venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    fingerprint = install_fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return python
+    print("Installing kbook and its dependencies (first time: a few minutes) ...", flush=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+         "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[book,test]"],
+        check=True,
+    )
+    STAMP.write_text(fingerprint)
+    return python
+
+
+def quiet_tf_env():
+    # TensorFlow reads these once at import; both are needed for a silent import.
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def lab_command(python):
+    """JupyterLab on localhost only, with its token auth left on (the default)."""
+    return [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={ROOT}", str(PREFACE.relative_to(ROOT))]
+
+
+def test_command(python, extra):
+    # --dist loadfile keeps each notebook in one kernel; --nbval-current-env runs the
+    # notebooks with this venv's Python whatever kernels the machine has registered.
+    workers = ["-n", "2", "--dist", "loadfile"] if "-n" not in extra else []
+    return [str(python), "-m", "pytest", "--nbval", "--nbval-current-env",
+            *workers, *extra]
+
+
+def slides_command(python):
+    notebooks = sorted(str(p.relative_to(ROOT)) for p in BOOK.glob("*.ipynb"))
+    return [str(python), "-m", "jupyter", "nbconvert", "--to", "slides",
+            "--output-dir", "build/slides", *notebooks]
+
+
+def execute_command(python, notebooks):
+    notebooks = notebooks or sorted(str(p.relative_to(ROOT)) for p in BOOK.glob("*.ipynb"))
+    return [str(python), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+            "--inplace", "--ExecutePreprocessor.timeout=600", *notebooks]
+
+
+def main(argv):
+    if not argv or argv[0] not in {"lab", "test", "slides", "execute", "bench"}:
+        print(__doc__)
+        return 2
+    command, extra = argv[0], argv[1:]
+    python = setup()
+    if command == "lab":
+        args = lab_command(python)
+    elif command == "test":
+        args = test_command(python, extra)
+    elif command == "slides":
+        args = slides_command(python)
+    elif command == "execute":
+        args = execute_command(python, extra)
+    else:
+        args = [str(python), str(ROOT / "bench" / "bench.py"), *extra]
+    return subprocess.run(args, cwd=ROOT, env=quiet_tf_env()).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Instant checkers for the book's exercises, one module per chapter."""

@@ -1,0 +1,1 @@
+"""Interactive explorers for the book, one module per chapter."""
