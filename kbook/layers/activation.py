@@ -20,7 +20,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation_id = activation
-        self.activation = activations.get(activation)
+        self.activation = self._get_activation(activation)
 
     def call(self, x, training=None):
         self._cache = x

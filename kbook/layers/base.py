@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from kbook import initializers
+from kbook import activations, initializers
 
 SUPPORTED_DTYPES = ("float32", "float64")
 _name_counts = {}
@@ -163,6 +163,13 @@ class Layer:
         return y
 
     # --- helpers for subclasses ----------------------------------------------------
+
+    def _get_activation(self, identifier):
+        """activations.get, with an error that names this layer and the argument."""
+        try:
+            return activations.get(identifier)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}': invalid `activation`={identifier!r}. {e}") from None
 
     def _check_dy(self, dy):
         """Validate the upstream gradient against the last forward call."""

@@ -35,7 +35,7 @@ class Dense(Layer):
             )
         self.units = int(units)
         self.activation_id = activation
-        self.activation = activations.get(activation)
+        self.activation = self._get_activation(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer

@@ -1,0 +1,37 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import kbook  # noqa: F401  (sets the variables that keep TensorFlow quiet, before any test imports it)
+from kbook.layers import reset_names
+
+# Property tests compare against tf.keras, which costs milliseconds per example, so
+# examples are fewer than hypothesis's default; CI replays a fixed sequence (no flakes).
+settings.register_profile(
+    "kbook",
+    max_examples=100,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("kbook")
+
+
+@pytest.fixture(scope="session")
+def tf():
+    from kbook.check import import_tensorflow
+
+    return import_tensorflow()
+
+
+@pytest.fixture(autouse=True)
+def fresh_names():
+    reset_names()
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

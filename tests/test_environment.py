@@ -1,0 +1,99 @@
+"""The set-up promises: dependencies in sync, safe JupyterLab defaults, a silent TensorFlow import."""
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+import dev
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def name_of(requirement):
+    return re.split(r"[ ;<>=!~\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_exactly_the_package_dependencies():
+    project = pyproject()
+    wanted = set(project["dependencies"])
+    for extra in ("book", "test"):
+        wanted |= set(project["optional-dependencies"][extra])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert set(pip_section) - {"-e ."} == wanted
+    assert "-e ." in pip_section
+    assert any(str(d).startswith("python") for d in env["dependencies"] if isinstance(d, str))
+
+
+def test_constraints_pin_every_direct_dependency():
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            pins[name_of(line)] = line
+    project = pyproject()
+    direct = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+    for requirement in direct:
+        assert name_of(requirement) in pins, requirement
+        assert "==" in pins[name_of(requirement)]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 dev.py lab" in readme and "python3 dev.py test" in readme
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert ci[-1].strip() == "python3 dev.py test"
+
+
+def test_lab_listens_on_localhost_and_keeps_token_auth():
+    command = " ".join(dev.lab_command(Path("python")))
+    assert "--ServerApp.ip=127.0.0.1" in command
+    assert not re.search(r"token|password|allow_remote|0\.0\.0\.0|disable_check_xsrf", command, re.I)
+    assert command.endswith("00_preface.ipynb")
+
+
+def test_test_command_is_strict_nbval():
+    command = dev.test_command(Path("python"), [])
+    assert "--nbval" in command and "--nbval-lax" not in command
+    assert command[command.index("--dist") + 1] == "loadfile"
+
+
+def quiet_free_env():
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    return env
+
+
+def test_import_kbook_does_not_import_tensorflow():
+    code = "import sys, kbook, kbook.layers, kbook.activations, kbook.widgets.dense; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=quiet_free_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_tensorflow_import_after_kbook_prints_nothing():
+    code = "import kbook; import tensorflow as tf; tf.constant(1.0) + 1; import keras; keras.layers.Dense(2)(tf.ones((1, 3)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=quiet_free_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "" and out.stderr == ""
+
+
+def test_slides_build_one_section_per_slide(tmp_path):
+    import nbformat
+    from nbconvert import SlidesExporter
+
+    path = ROOT / "book" / "01_dense.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    slides = sum(c.metadata["slideshow"]["slide_type"] == "slide" for c in nb.cells)
+    body, _ = SlidesExporter().from_notebook_node(nb)
+    assert body.count('<section') >= slides > 3
+    assert "reveal" in body.lower()

@@ -1,0 +1,96 @@
+"""Every notebook is stored as a reader should find it: executed in order, clean, presentable.
+
+nbval (run by `python3 dev.py test`) re-executes each notebook and compares outputs;
+these tests check what nbval cannot: how the stored file looks.
+"""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+CHAPTERS = [p for p in NOTEBOOKS if not p.name.startswith("00_")]
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
+MACHINE_SPECIFIC = re.compile(
+    r"(/(?:root|home|tmp|work|Users|var|opt)/|site-packages|[A-Za-z]:\\\\|0x[0-9a-fA-F]{6,}"
+    r"|Wall time|CPU times|\blocalhost:\d+|127\.0\.0\.1)"
+)
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def cells(path, kind=None):
+    nb = nbformat.read(path, as_version=4)
+    return [c for c in nb.cells if kind is None or c.cell_type == kind]
+
+
+def output_text(output):
+    return json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}).get("text/plain", ""))
+
+
+def test_book_has_the_foundation_chapters():
+    names = [p.name for p in NOTEBOOKS]
+    assert names[:3] == ["00_preface.ipynb", "01_dense.ipynb", "02_activation.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_valid_and_uses_the_default_python_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_slide_metadata(path):
+    all_cells = cells(path)
+    types = [c.metadata.get("slideshow", {}).get("slide_type") for c in all_cells]
+    assert all(t in SLIDE_TYPES for t in types), types
+    assert types[0] == "slide"
+    assert types.count("slide") >= 3  # a deck, not one long page
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_top_to_bottom_in_a_fresh_kernel(path):
+    counts = [c.execution_count for c in cells(path, "code") if c.source.strip()]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outputs_are_stored_error_free_and_portable(path):
+    code = cells(path, "code")
+    assert sum(bool(c.outputs) for c in code) >= len(code) // 2  # stored with outputs
+    for i, cell in enumerate(code):
+        for output in cell.outputs:
+            assert output.output_type != "error", f"code cell {i} stores an error"
+            assert output.get("name") != "stderr", f"code cell {i} writes to stderr: {output_text(output)[:200]}"
+            match = MACHINE_SPECIFIC.search(output_text(output))
+            assert not match, f"code cell {i} output has machine-specific text {match.group(0)!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ignored_outputs_are_widgets_followed_by_a_checked_cell(path):
+    code = cells(path, "code")
+    for i, cell in enumerate(code):
+        if "NBVAL_IGNORE_OUTPUT" not in cell.source:
+            continue
+        assert cell.source.lstrip().startswith("# NBVAL_IGNORE_OUTPUT")
+        following = code[i + 1] if i + 1 < len(code) else None
+        assert following is not None and following.outputs, f"cell {i}: nothing checkable follows"
+        assert "NBVAL_IGNORE_OUTPUT" not in following.source
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_follows_the_template(path):
+    markdown = "\n".join(c.source for c in cells(path, "markdown"))
+    source = "\n".join(c.source for c in cells(path, "code"))
+    assert "By the end of this chapter" in markdown                   # objectives
+    assert re.search(r"What the notes say", markdown)                  # the notes' section
+    assert re.search(r"[\uac00-\ud7a3]", markdown)                     # quoted in Korean
+    assert re.search(r"check_(layer|activation)\(", source)           # checked against tf.keras
+    assert "NBVAL_IGNORE_OUTPUT" in source and "summary()" in source   # an explorer, driven from code
+    assert "## Exercises" in markdown or re.search(r"## \d+\.\d+ Exercises", markdown)
+    assert markdown.count("<details>") >= 3                            # solutions, folded
+    assert "kbook.exercises" in source
+    assert "## Summary" in markdown
