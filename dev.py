@@ -67,8 +67,12 @@ def quiet_tf_env():
 
 def lab_command(python):
     """JupyterLab on localhost only, with its token auth left on (the default)."""
-    return [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={ROOT}", str(PREFACE.relative_to(ROOT))]
+    command = [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.root_dir={ROOT}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers often run as root; Jupyter refuses that unless asked. Still localhost + token.
+        command.append("--allow-root")
+    return command + [str(PREFACE.relative_to(ROOT))]
 
 
 def test_command(python, extra):
