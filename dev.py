@@ -92,7 +92,8 @@ def slides_command(python):
 def execute_command(python, notebooks):
     notebooks = notebooks or sorted(str(p.relative_to(ROOT)) for p in BOOK.glob("*.ipynb"))
     return [str(python), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-            "--inplace", "--ExecutePreprocessor.timeout=600", *notebooks]
+            "--inplace", "--ExecutePreprocessor.timeout=600",
+            "--ExecutePreprocessor.record_timing=False", *notebooks]
 
 
 def main(argv):

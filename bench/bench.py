@@ -24,9 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import cases_activation  # noqa: E402
+import cases_conv2d  # noqa: E402
 import cases_dense  # noqa: E402
+import cases_pooling  # noqa: E402
 
-CASE_MODULES = [cases_dense, cases_activation]
+CASE_MODULES = [cases_dense, cases_activation, cases_conv2d, cases_pooling]
 
 
 def median_seconds(fn, repeat):
@@ -75,12 +77,12 @@ def main(argv=None):
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"{'case':<44} {'kbook ms':>9} {'keras ms':>9} {'ratio':>6} {'goal':>7}  ok")
+        print(f"{'case':<56} {'kbook ms':>9} {'keras ms':>9} {'ratio':>6} {'goal':>7}  ok")
         for r in results:
             keras_ms = f"{r['keras_ms']:9.2f}" if r["keras_ms"] is not None else " " * 9
             ratio = f"{r['ratio']:6.2f}" if r["ratio"] is not None else " " * 6
             goal = "" if r["goal"] is None else (f"<={r['goal']}" + ("ms" if r["unit"] == "ms" else ""))
-            print(f"{r['name']:<44} {r['kbook_ms']:9.2f} {keras_ms} {ratio} {goal:>7}  "
+            print(f"{r['name']:<56} {r['kbook_ms']:9.2f} {keras_ms} {ratio} {goal:>7}  "
                   f"{'yes' if r['ok'] else 'NO'}")
     return 0 if all(r["ok"] for r in results) else 1
 

@@ -139,3 +139,9 @@ def test_derivative_is_the_slope():
     x = np.linspace(-2, 2, 9)
     assert np.allclose(activations.derivative(activations.tanh, x), 1 - np.tanh(x) ** 2)
     assert activations.derivative(activations.relu, np.array([0.0]))[0] == 0.0
+
+
+def test_softmax_over_a_size_one_axis_warns_like_keras():
+    with pytest.warns(UserWarning, match="has size 1. The softmax operation will always return the value 1"):
+        y = activations.softmax(np.array([[3.0], [-2.0]]))
+    assert np.array_equal(y, np.ones((2, 1)))

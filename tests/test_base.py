@@ -121,3 +121,19 @@ def test_get_config_has_keras_argument_names():
     assert config == {"name": "d", "dtype": "float32", "trainable": True, "units": 4,
                       "activation": "relu", "use_bias": False,
                       "kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
+
+
+def test_misspelt_keyword_is_keras_value_error():
+    with pytest.raises(ValueError, match=r"Unrecognized keyword arguments passed to Dense: \{'activaton': 'relu'\}"):
+        Dense(3, activaton="relu")
+
+
+def test_set_weights_is_all_or_nothing_and_keeps_attributes_live():
+    layer = Dense(2, name="d")
+    layer(np.ones((1, 3)))
+    kernel_before = layer.get_weights()[0]
+    with pytest.raises(ValueError):
+        layer.set_weights([np.zeros((3, 2)), np.zeros(5)])  # second one is wrong
+    assert np.array_equal(layer.get_weights()[0], kernel_before)
+    layer.set_weights([np.ones((3, 2)), np.zeros(2)])
+    assert np.array_equal(layer.kernel, np.ones((3, 2)))  # the attribute sees the new values

@@ -58,6 +58,12 @@ def test_executed_top_to_bottom_in_a_fresh_kernel(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_execution_timestamps_in_cell_metadata(path):
+    stamped = [i for i, c in enumerate(cells(path)) if "execution" in c.metadata]
+    assert not stamped, f"cells {stamped} store execution timings (run `python3 dev.py execute`)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_outputs_are_stored_error_free_and_portable(path):
     code = cells(path, "code")
     assert sum(bool(c.outputs) for c in code) >= len(code) // 2  # stored with outputs

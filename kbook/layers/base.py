@@ -61,7 +61,9 @@ class Layer:
         ['bias', 'kernel']
     """
 
-    def __init__(self, name=None, dtype="float32", trainable=True):
+    def __init__(self, name=None, dtype="float32", trainable=True, **kwargs):
+        if kwargs:  # Keras's error for a misspelt argument (``unit=3``, ``poolsize=2``)
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = unique_name(to_snake_case(type(self).__name__)) if name is None else name
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"Layer {type(self).__name__}: `name` must be a non-empty string, got {name!r}.")
@@ -114,7 +116,7 @@ class Layer:
                 f"You called `set_weights(weights)` on layer '{self.name}' with a weight list "
                 f"of length {len(weights)}, but the layer was expecting {len(self._weights)} weights."
             )
-        new = {}
+        checked = []
         for (name, old), value in zip(self._weights.items(), weights):
             value = self._as_numeric(value, f"set_weights (`{name}`)")
             if value.shape != old.shape:
@@ -122,8 +124,11 @@ class Layer:
                     f"Layer {self.name} weight shape {old.shape} is not compatible with "
                     f"provided weight shape {value.shape}."
                 )
-            new[name] = value.astype(self.dtype, copy=True)
-        self._weights.update(new)
+            checked.append(value)
+        # Copy into the existing arrays (all checked first, so a bad list changes nothing):
+        # attributes such as ``self.kernel`` keep pointing at the live weights.
+        for old, value in zip(self._weights.values(), checked):
+            old[...] = value
 
     def count_params(self):
         if not self.built:

@@ -76,3 +76,10 @@ def same_padding(input_length, kernel_size, stride, dilation_rate=1):
     out = math.ceil(input_length / stride)
     total = max((out - 1) * stride + span - input_length, 0)
     return total // 2, total - total // 2
+
+
+def conv_padding(input_length, kernel_size, padding, stride, dilation_rate=1):
+    """(before, after) zeros added along one axis: none for "valid", TensorFlow's split for "same"."""
+    if padding == "same":
+        return same_padding(input_length, kernel_size, stride, dilation_rate)
+    return 0, 0

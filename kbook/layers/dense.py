@@ -49,12 +49,6 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
-    def set_weights(self, weights):
-        super().set_weights(weights)
-        self.kernel = self._weights["kernel"]
-        if self.use_bias:
-            self.bias = self._weights["bias"]
-
     def call(self, x, training=None):
         z = x @ self.kernel
         if self.use_bias:

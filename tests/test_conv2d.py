@@ -1,0 +1,396 @@
+"""Conv2D: identical to tf.keras (forward and every gradient), TensorFlow's padding, Keras's errors;
+the photo, the convolution explorer and the chapter's exercise checkers."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import kbook.layers.conv2d as conv_module
+from kbook.check import TOLERANCES, check_layer, keras_twin, relative_error
+from kbook.exercises import conv2d as ex
+from kbook.images import sample_photo
+from kbook.layers import Conv2D
+from kbook.layers.conv_utils import conv_output_length
+from kbook.widgets.conv2d import KERNELS, Conv2DExplorer, make_kernel
+
+ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "gelu"]
+
+
+def random_weights(layer, rng):
+    """Random kernel and a nonzero bias, so that every path (bias included) is exercised."""
+    layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])
+
+
+conv_args = st.fixed_dictionaries({
+    "kernel_size": st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    "strides": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "dilation_rate": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "padding": st.sampled_from(["valid", "same"]),
+    "groups": st.integers(1, 3),
+    "activation": st.sampled_from(ACTIVATIONS),
+    "use_bias": st.booleans(),
+})
+
+
+def build_case(args, hw, n, channels_per_group, filters_per_group, dilate, dtype, data_format, seed):
+    args = dict(args)
+    if dilate:
+        args["strides"] = (1, 1)
+    else:
+        args["dilation_rate"] = (1, 1)
+    for axis in (0, 1):
+        span = (args["kernel_size"][axis] - 1) * args["dilation_rate"][axis] + 1
+        if args["padding"] == "valid":
+            assume(hw[axis] >= span)
+    groups = args["groups"]
+    channels = groups * channels_per_group
+    layer = Conv2D(filters=groups * filters_per_group, data_format=data_format, dtype=dtype, **args)
+    shape = (n, *hw, channels) if data_format == "channels_last" else (n, channels, *hw)
+    rng = np.random.default_rng(seed)
+    layer.build(shape)
+    random_weights(layer, rng)
+    return layer, rng.standard_normal(shape) * 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(args=conv_args, hw=st.tuples(st.integers(1, 9), st.integers(1, 9)), n=st.integers(1, 3),
+       cg=st.integers(1, 3), fg=st.integers(1, 3), dilate=st.booleans(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_conv2d_matches_keras(args, hw, n, cg, fg, dilate, dtype, seed):
+    layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_last", seed)
+    report = check_layer(layer, x, seed=seed, raise_on_failure=False)
+    assert report.ok, repr(report)
+    assert report.rows[0].shape == layer.compute_output_shape(x.shape)
+
+
+@settings(max_examples=25, deadline=None)
+@given(args=conv_args, hw=st.tuples(st.integers(1, 8), st.integers(1, 8)), n=st.integers(1, 2),
+       cg=st.integers(1, 2), fg=st.integers(1, 3), dilate=st.booleans(),
+       dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+def test_channels_first_matches_keras_on_transposed_data(tf, args, hw, n, cg, fg, dilate, dtype, seed):
+    """TensorFlow's CPU kernel has no NCHW Conv2D, so the twin runs channels_last on x transposed."""
+    layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_first", seed)
+    y = layer(x)
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+
+    twin = tf.keras.layers.Conv2D(**{**layer.get_config(), "data_format": "channels_last", "name": None})
+    x_tf = tf.constant(x.transpose(0, 2, 3, 1).astype(dtype))
+    twin.build(x_tf.shape)
+    twin.set_weights(layer.get_weights())
+    with tf.GradientTape() as tape:
+        tape.watch(x_tf)
+        y_tf = twin(x_tf)
+    grads = tape.gradient(y_tf, [x_tf] + list(twin.weights), output_gradients=tf.constant(dy.transpose(0, 2, 3, 1)))
+    tol = TOLERANCES[dtype]
+    assert y.shape == (n, layer.filters) + y_tf.shape[1:3]
+    assert relative_error(y, y_tf.numpy().transpose(0, 3, 1, 2)) <= tol
+    assert relative_error(dx, grads[0].numpy().transpose(0, 3, 1, 2)) <= tol
+    for name, g in zip(layer.weight_names, grads[1:]):
+        assert relative_error(layer.grads[name], g.numpy()) <= tol, name
+
+
+CONFIGS = [
+    dict(filters=4, kernel_size=3),
+    dict(filters=4, kernel_size=3, strides=2, padding="same"),        # odd total: extra row at the bottom
+    dict(filters=3, kernel_size=(2, 4), strides=(3, 2), padding="same"),
+    dict(filters=6, kernel_size=3, padding="same", groups=3, activation="relu"),
+    dict(filters=2, kernel_size=(3, 2), dilation_rate=(2, 3), padding="same", activation="tanh"),
+    dict(filters=5, kernel_size=1, strides=3, use_bias=False),
+    dict(filters=6, kernel_size=5, strides=4, padding="valid", groups=2),  # a remainder row is never seen
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_configurations_match_keras(config, dtype, rng):
+    layer = Conv2D(dtype=dtype, **config)
+    x = rng.standard_normal((2, 11, 10, 6))
+    layer.build(x.shape)
+    random_weights(layer, rng)
+    check_layer(layer, x)  # raises CheckFailed on any mismatch
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000, 30000, 1 << 20])
+@pytest.mark.parametrize("config", [dict(padding="same"), dict(strides=2, padding="same"),
+                                    dict(padding="valid", dilation_rate=2)])
+def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, config):
+    """One output row per block; a few rows (a short last block); two whole images, then one; all images."""
+    monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
+    layer = Conv2D(7, 3, dtype="float64", **config)
+    x = rng.standard_normal((3, 13, 9, 5))
+    layer.build(x.shape)
+    random_weights(layer, rng)
+    check_layer(layer, x)
+
+
+def test_both_engines_agree(rng):
+    x = rng.standard_normal((2, 9, 8, 3))
+    kernel, bias = rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)
+    pads = ((1, 1), (0, 1))
+    for dilation in [(1, 1), (2, 1)]:
+        shifted = conv_module._conv_shift(x, kernel, bias, pads, dilation)
+        im2col = conv_module._conv_im2col(x, kernel, bias, (1, 1), pads, dilation, 1)
+        np.testing.assert_allclose(shifted, im2col, rtol=1e-12, atol=1e-12)
+        dy = rng.standard_normal(shifted.shape)
+        np.testing.assert_allclose(conv_module._kernel_grad_shift(x, dy, kernel.shape, pads, dilation),
+                                   conv_module._kernel_grad_im2col(x, dy, kernel.shape, (1, 1), pads, dilation, 1),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_same_padding_stride_two_puts_the_extra_row_at_the_bottom(rng):
+    layer = Conv2D(1, 3, strides=2, padding="same", use_bias=False, dtype="float64")
+    x = rng.standard_normal((1, 8, 8, 1))
+    y = layer(x)
+    assert layer.pads(x.shape) == ((0, 1), (0, 1))
+    k = layer.kernel[:, :, 0, 0]
+    bottom_right = np.pad(x[0, :, :, 0], ((0, 1), (0, 1)))
+    top_left = np.pad(x[0, :, :, 0], ((1, 0), (1, 0)))
+
+    def strided_valid(image):
+        return np.array([[(image[2 * i:2 * i + 3, 2 * j:2 * j + 3] * k).sum() for j in range(4)] for i in range(4)])
+
+    np.testing.assert_allclose(y[0, :, :, 0], strided_valid(bottom_right), rtol=1e-12)
+    assert not np.allclose(y[0, :, :, 0], strided_valid(top_left))
+
+
+def test_cross_correlation_not_convolution():
+    """Keras does not flip the kernel: an impulse reproduces the kernel upside down, a kernel tap k[i, j]
+    multiplies x[r + i, c + j]."""
+    layer = Conv2D(1, (2, 3), use_bias=False, dtype="float64")
+    x = np.zeros((1, 4, 5, 1))
+    x[0, 2, 2, 0] = 1.0
+    y = layer(x)[0, :, :, 0]
+    k = layer.kernel[:, :, 0, 0]
+    np.testing.assert_allclose(y[1:3, 0:3], k[::-1, ::-1])  # y[r, c] = k[2 - r, 2 - c]
+
+
+def test_the_notes_example_7x7_gray_3x3_valid():
+    layer = Conv2D(filters=1, kernel_size=3, strides=1, padding="valid")
+    y = layer(np.random.default_rng(0).standard_normal((1, 7, 7, 1)))
+    w, b = layer.get_weights()
+    assert (y.shape, w.shape, b.shape) == ((1, 5, 5, 1), (3, 3, 1, 1), (1,))
+    assert layer.count_params() == 10
+
+
+def test_new_spatial_size_after_build_and_dtype_cast(rng):
+    layer = Conv2D(2, 3, strides=2, padding="same")
+    assert layer(np.ones((1, 9, 9, 3), dtype=int)).dtype == np.float32
+    assert layer(rng.standard_normal((2, 5, 12, 3))).shape == (2, 3, 6, 2)
+    twin = keras_twin(layer)
+    assert twin.get_config()["padding"] == "same" and twin.get_config()["strides"] == (2, 2)
+
+
+def test_compute_output_shape_both_formats():
+    assert Conv2D(8, 3, strides=2, padding="same").compute_output_shape((4, 7, 7, 3)) == (4, 4, 4, 8)
+    layer = Conv2D(8, (3, 1), data_format="channels_first")
+    assert layer.compute_output_shape((4, 3, 7, 5)) == (4, 8, 5, 5)
+
+
+def test_backward_gradient_by_finite_differences(rng):
+    layer = Conv2D(2, 3, strides=2, padding="same", activation="tanh", dtype="float64")
+    x = rng.standard_normal((1, 5, 6, 2))
+    dy = rng.standard_normal(layer.compute_output_shape(x.shape))
+    layer(x)
+    dx = layer.backward(dy)
+    eps = 1e-6
+    for index in [(0, 0, 0, 0), (0, 4, 5, 1), (0, 2, 3, 0)]:
+        up, down = x.copy(), x.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric = ((layer(up) * dy).sum() - (layer(down) * dy).sum()) / (2 * eps)
+        assert abs(numeric - dx[index]) < 1e-7
+
+
+# --- errors: Keras's checks, messages that name the layer and the argument ------------------------------
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    (dict(filters=0, kernel_size=3), r"Layer 'c': invalid value for argument `filters`.*filters=0"),
+    (dict(filters=-2, kernel_size=3), r"`filters`.*strictly positive.*filters=-2"),
+    (dict(filters=2.5, kernel_size=3), r"`filters`.*filters=2.5"),
+    (dict(filters=None, kernel_size=3), r"`filters`.*filters=None"),
+    (dict(filters=True, kernel_size=3), r"`filters`.*filters=True"),
+    (dict(filters=4, kernel_size=3, groups=3), r"Layer 'c': the number of filters must be evenly divisible.*groups=3, filters=4"),
+    (dict(filters=4, kernel_size=3, groups=0), r"Layer 'c': the number of groups must be a positive integer.*groups=0"),
+    (dict(filters=4, kernel_size=0), r"Layer 'c': the `kernel_size` argument must be a tuple of 2 integers > 0"),
+    (dict(filters=4, kernel_size=(3,)), r"the `kernel_size` argument must be a tuple of 2 integers"),
+    (dict(filters=4, kernel_size=(3, 2.0)), r"`kernel_size`"),
+    (dict(filters=4, kernel_size=3, strides=0), r"the `strides` argument must be a tuple of 2 integers > 0"),
+    (dict(filters=4, kernel_size=3, dilation_rate=(1, 0)), r"`dilation_rate`.*> 0"),
+    (dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
+     r"Layer 'c': `strides > 1` not supported in conjunction with `dilation_rate > 1`"),
+    (dict(filters=4, kernel_size=3, strides=(1, 2), dilation_rate=(2, 1)), r"`strides > 1`.*`dilation_rate > 1`"),
+    (dict(filters=4, kernel_size=3, padding="full"), r"Layer 'c': the `padding` argument.*'full'"),
+    (dict(filters=4, kernel_size=3, data_format="nhwc"), r"Layer 'c': the `data_format` argument.*'nhwc'"),
+    (dict(filters=4, kernel_size=3, activation="relu9"), r"activation.*relu9"),
+])
+def test_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        Conv2D(name="c", **kwargs)
+
+
+def test_keras_refuses_the_same_arguments(tf):
+    for kwargs in [dict(filters=0, kernel_size=3), dict(filters=4, kernel_size=3, groups=3),
+                   dict(filters=4, kernel_size=0), dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
+                   dict(filters=4, kernel_size=3, padding="full")]:
+        with pytest.raises(ValueError):
+            tf.keras.layers.Conv2D(**kwargs)
+
+
+@pytest.mark.parametrize("shape,pattern", [
+    ((1, 2, 2, 1), r"Layer 'c': computed output size would be zero or negative.*inputs shape=\(1, 2, 2, 1\)"),
+    ((1, 5, 5), r"Input 0 of layer 'c' is incompatible with the layer: expected min_ndim=4, found ndim=3"),
+    ((1, 5, 5, 2, 1), r"Layer 'c': kernel shape must have the same length as input"),
+    ((1, 5, 5, 3), r"Layer 'c': the number of input channels must be evenly divisible.*groups=2.*3 channels"),
+])
+def test_bad_inputs_at_build(shape, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        Conv2D(4, 3, groups=2 if shape == (1, 5, 5, 3) else 1, name="c")(np.zeros(shape))
+
+
+def test_bad_inputs_after_build():
+    layer = Conv2D(4, 3, name="c")
+    layer(np.zeros((1, 5, 5, 2)))
+    with pytest.raises(ValueError, match=r"layer 'c'.*expected axis -1 of input shape to have value 2"):
+        layer(np.zeros((1, 5, 5, 3)))
+    with pytest.raises(ValueError, match=r"Layer 'c': computed output size would be zero or negative"):
+        layer(np.zeros((1, 2, 9, 2)))
+    with pytest.raises(ValueError, match=r"Layer 'c': kernel shape must have the same length"):
+        layer(np.zeros((1, 5, 5, 5, 2)))
+    with pytest.raises(ValueError, match=r"`dy` must have the shape of the last output \(1, 3, 3, 4\)"):
+        layer(np.zeros((1, 5, 5, 2)))
+        layer.backward(np.zeros((1, 5, 5, 4)))
+    cf = Conv2D(4, 3, data_format="channels_first", name="c")
+    cf(np.zeros((1, 2, 5, 5)))
+    with pytest.raises(ValueError, match=r"expected axis 1 of input shape to have value 2"):
+        cf(np.zeros((1, 5, 5, 2)))
+
+
+def test_backward_before_call_and_strings():
+    with pytest.raises(RuntimeError, match=r"Layer 'c': call the layer on an input before `backward"):
+        Conv2D(1, 1, name="c").backward(np.zeros((1, 1, 1, 1)))
+    with pytest.raises(TypeError, match=r"Layer 'c': `inputs` must be numeric"):
+        Conv2D(1, 1, name="c")(np.array([[[["a"]]]]))
+
+
+# --- the photo -----------------------------------------------------------------------------------------
+
+def test_sample_photo_is_deterministic_gray_in_unit_range():
+    a, b = sample_photo(32), sample_photo(32)
+    assert a.shape == (32, 32) and a.dtype == np.float64
+    assert np.array_equal(a, b) and a is not b
+    assert 0.0 <= a.min() < 0.2 and 0.8 < a.max() <= 1.0  # a real photo: dark and light parts
+    assert sample_photo((20, 30), color=True, dtype="float32").shape == (20, 30, 3)
+    big = sample_photo(64)
+    np.testing.assert_allclose(big.reshape(32, 2, 32, 2).mean(axis=(1, 3)), a, atol=1e-12)  # area averages
+    with pytest.raises(ValueError, match="size"):
+        sample_photo(0)
+
+
+# --- the explorer ----------------------------------------------------------------------------------------
+
+def direct_conv(image, kernel, stride, pads, dilation=1):
+    padded = np.pad(image, pads)
+    k = kernel.shape[0]
+    span = (k - 1) * dilation + 1
+    rows = (padded.shape[0] - span) // stride + 1
+    cols = (padded.shape[1] - span) // stride + 1
+    out = np.empty((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            window = padded[i * stride:i * stride + span:dilation, j * stride:j * stride + span:dilation]
+            out[i, j] = (window * kernel).sum()
+    return out
+
+
+def test_explorer_follows_its_keras_named_controls():
+    explorer = Conv2DExplorer(size=24)
+    figure, renders = explorer.live.figure, explorer.live.renders
+    assert bytes(explorer.live.image.value).startswith(b"\x89PNG")
+    explorer.kernel_size.value = 4
+    explorer.strides.value = 2
+    explorer.padding.value = "same"
+    assert explorer.live.renders == renders + 3          # one redraw per control change
+    assert explorer.live.figure is figure                # same figure: artists move in place
+    assert explorer.output.shape == (12, 12)
+    assert explorer.pads == ((1, 1), (1, 1))
+    summary = explorer.summary()
+    assert "Conv2D(kernel_size=4, strides=2, padding='same', dilation_rate=1)" in summary
+    assert "rows: ceil(24 / 2) = 12; padding max((12-1)*2 + 4 - 24, 0) = 2 -> top 1, bottom 1" in summary
+    expected = direct_conv(explorer.image, make_kernel("edge", 4), 2, ((1, 1), (1, 1)))
+    np.testing.assert_allclose(explorer.output, expected, atol=1e-12)
+    assert explorer._output_artist.get_array().shape == (12, 12)
+    assert explorer._input_artist.get_array().shape == (26, 26)  # the padded input is what is drawn
+
+
+def test_explorer_odd_padding_receptive_field_and_slider_limits():
+    explorer = Conv2DExplorer(size=8, kernel_size=3, strides=2, padding="same")
+    assert explorer.pads == ((0, 1), (0, 1))
+    explorer.row.value, explorer.col.value = 3, 3
+    assert explorer.receptive_field() == ((6, 8), (6, 8))      # row 8 is the padding below the image
+    assert explorer._field.get_xy() == (5.5, 5.5)
+    explorer.padding.value = "valid"                          # 3 x 3 output: the selection is clamped
+    assert (explorer.row.max, explorer.row.value) == (2, 2)
+    assert "output[2, 2] sees input rows 4..6, cols 4..6" in explorer.summary()
+
+
+def test_explorer_dilation_kernels_and_errors():
+    explorer = Conv2DExplorer(size=16, kernel="blur")
+    explorer.dilation_rate.value = 2
+    np.testing.assert_allclose(explorer.output, direct_conv(explorer.image, make_kernel("blur", 3), 1,
+                                                            ((0, 0), (0, 0)), dilation=2), atol=1e-12)
+    assert explorer.output.shape == (12, 12) and explorer._taps.get_visible()
+    explorer.strides.value = 2  # Keras refuses strides > 1 with dilation_rate > 1; so does the explorer
+    assert explorer.output is None and "`strides > 1` not supported" in explorer.summary()
+    assert "ValueError" in explorer.caption.value
+    explorer.dilation_rate.value = 1
+    assert explorer.output.shape == (7, 7) and explorer.error is None
+    for name in KERNELS:
+        explorer.kernel.value = name
+        assert explorer._middle_artist.get_array().shape == (3, 3)
+    explorer.set_image(np.ones((10, 6)))
+    assert explorer.output.shape == (4, 2)
+
+
+def test_make_kernel_properties():
+    for k in range(1, 8):
+        assert make_kernel("edge", k).sum() == pytest.approx(0.0)
+        assert make_kernel("blur", k).sum() == pytest.approx(1.0)
+        assert make_kernel("sharpen", k).sum() == pytest.approx(1.0)
+        assert make_kernel("identity", k).sum() == 1.0
+        assert make_kernel("sobel_x", k).sum() == pytest.approx(0.0)
+        np.testing.assert_array_equal(make_kernel("sobel_y", k), make_kernel("sobel_x", k).T)
+    np.testing.assert_array_equal(make_kernel("sobel_x", 3), [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    with pytest.raises(ValueError, match="name"):
+        make_kernel("nope", 3)
+
+
+# --- exercise checkers -------------------------------------------------------------------------------------
+
+def test_exercise_checkers_accept_right_and_reject_wrong_answers():
+    assert ex.output_shape(None).status == "not answered"
+    assert ex.output_shape((2, 14, 14, 16)).ok and not ex.output_shape((2, 16, 16, 16)).ok
+    assert ex.param_count(896).ok and not ex.param_count(864).ok
+    assert ex.same_padding((0, 1)).ok and not ex.same_padding((1, 0)).ok
+
+    def conv(image, kernel):
+        kh, kw = kernel.shape
+        return np.array([[(image[i:i + kh, j:j + kw] * kernel).sum() for j in range(image.shape[1] - kw + 1)]
+                         for i in range(image.shape[0] - kh + 1)])
+
+    assert ex.conv_single_channel(conv).ok
+    assert not ex.conv_single_channel(lambda image, kernel: conv(image, kernel[::-1, ::-1])).ok  # flipped
+    assert ex.conv_single_channel(lambda image, kernel: None).status == "not answered"
+
+    def pads(length, k, s):
+        total = max((-(-length // s) - 1) * s + k - length, 0)
+        return total // 2, total - total // 2
+
+    assert ex.tf_same_pads(pads).ok
+    assert not ex.tf_same_pads(lambda length, k, s: pads(length, k, s)[::-1]).ok
+    assert not ex.tf_same_pads(lambda length, k, s: ((k - 1) // 2, (k - 1) // 2)).ok  # ignores the stride
+
+
+def test_output_length_helper_matches_layer():
+    for length in range(3, 12):
+        assert Conv2D(1, 3, strides=2)(np.zeros((1, length, 3, 1))).shape[1] == conv_output_length(length, 3, "valid", 2)
