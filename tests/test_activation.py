@@ -1,7 +1,7 @@
 """kbook.activations and the Activation layer: Keras's table, formulas, gradients, lookup rules."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kbook import activations
@@ -28,6 +28,7 @@ def test_same_names_as_installed_keras(tf):
     scale=st.sampled_from([0.5, 3.0, 10.0]),
     seed=st.integers(0, 2**16),
 )
+@settings(max_examples=300)  # cheap (about 5 ms each), so many
 def test_activation_matches_keras(name, shape, dtype, scale, seed):
     x = (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
     report = check_activation(name, x, seed=seed, raise_on_failure=False, **NEEDS_ARGS.get(name, {}))
