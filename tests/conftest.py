@@ -35,3 +35,17 @@ def fresh_names():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def assert_checker():
+    """Checks one exercise checker: None is 'not answered', the solution passes, the mistake does not."""
+    from kbook.exercises.checker import CORRECT, TODO, WRONG
+
+    def check(checker, solution, mistake):
+        assert checker(None).status == TODO
+        assert checker(solution).status == CORRECT, checker(solution)
+        verdict = checker(mistake)
+        assert verdict.status == WRONG and "Correct" not in repr(verdict)
+
+    return check

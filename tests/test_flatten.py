@@ -158,11 +158,7 @@ EXERCISES = [
 
 
 @pytest.mark.parametrize("name, solution, mistake", EXERCISES, ids=[e[0] for e in EXERCISES])
-def test_exercise_checkers(name, solution, mistake):
+def test_exercise_checkers(name, solution, mistake, assert_checker):
     from kbook.exercises import flatten as ex
-    from kbook.exercises.checker import CORRECT, TODO, WRONG
 
-    checker = getattr(ex, name)
-    assert checker(None).status == TODO
-    assert checker(solution).status == CORRECT
-    assert checker(mistake).status == WRONG
+    assert_checker(getattr(ex, name), solution, mistake)
