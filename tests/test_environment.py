@@ -97,3 +97,10 @@ def test_slides_build_one_section_per_slide(tmp_path):
     body, _ = SlidesExporter().from_notebook_node(nb)
     assert body.count('<section') >= slides > 3
     assert "reveal" in body.lower()
+
+
+def test_live_slideshow_extension_is_installed():
+    import jupyterlab_rise  # noqa: F401  (present chapters as live slides: Alt+R in JupyterLab)
+
+    labextension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-rise" / "package.json"
+    assert labextension.exists()
