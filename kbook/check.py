@@ -170,6 +170,8 @@ def check_activation(identifier, x, seed=0, raise_on_failure=True, **kwargs):
     tf = import_tensorflow()
     x = np.asarray(x)
     dtype = x.dtype.name
+    if dtype not in TOLERANCES:
+        raise TypeError(f"check_activation needs a float32 or float64 array, got dtype {dtype}.")
     ours = activations.get(identifier)
     theirs = tf.keras.activations.get(identifier)
     y = ours(x, **kwargs)

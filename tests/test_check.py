@@ -88,3 +88,8 @@ def test_twin_needs_a_keras_class():
 
     with pytest.raises(TypeError, match="No keras.layers.Mystery"):
         keras_twin(Mystery())
+
+
+def test_check_activation_needs_a_float_array():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        check_activation("relu", np.array([1, 2, 3]))

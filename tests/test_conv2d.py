@@ -394,3 +394,11 @@ def test_exercise_checkers_accept_right_and_reject_wrong_answers():
 def test_output_length_helper_matches_layer():
     for length in range(3, 12):
         assert Conv2D(1, 3, strides=2)(np.zeros((1, length, 3, 1))).shape[1] == conv_output_length(length, 3, "valid", 2)
+
+
+def test_empty_batch_gives_empty_output_and_gradients():
+    layer = Conv2D(2, 3)
+    y = layer(np.zeros((0, 6, 6, 3)))
+    assert y.shape == (0, 4, 4, 2)
+    assert layer.backward(np.zeros(y.shape)).shape == (0, 6, 6, 3)
+    assert np.array_equal(layer.grads["kernel"], np.zeros((3, 3, 3, 2)))

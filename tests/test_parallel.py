@@ -29,6 +29,7 @@ def test_worker_error_reaches_the_caller():
 
 
 def test_threaded_activation_equals_single_block(monkeypatch):
+    monkeypatch.setattr(parallel, "cores", lambda: 4)  # threads even on a 1-core machine
     x = np.random.default_rng(0).standard_normal(600_000).astype(np.float32)
     threaded = activations.gelu(x)
     monkeypatch.setattr(activations, "PARALLEL_MIN_SIZE", 1 << 60)

@@ -106,6 +106,9 @@ def test_threads_and_chunks_match_keras(monkeypatch, mode, data_format):
 
 @pytest.mark.parametrize("cls", [MaxPooling2D, AveragePooling2D, GlobalMaxPooling2D])
 def test_threads_do_not_change_a_single_bit(monkeypatch, cls):
+    from kbook import parallel
+
+    monkeypatch.setattr(parallel, "cores", lambda: 4)  # threads even on a 1-core machine
     rng = np.random.default_rng(4)
     x = random_input(rng, (16, 32, 32, 64), "float32", ties=True)
     assert x.nbytes >= pooling._PARALLEL_BYTES  # the default path splits this across threads
@@ -384,3 +387,44 @@ def test_exercise_checkers(name, solution, mistake, assert_checker):
     from kbook.exercises import pooling as ex
 
     assert_checker(getattr(ex, name), solution, mistake)
+
+
+@pytest.mark.parametrize("window, expected", [
+    ([[1.0, np.nan], [3.0, 0.5]], 3.0),          # nan never wins, as in TF's kernel
+    ([[np.nan, np.nan], [np.nan, np.nan]], np.finfo(np.float32).min),
+    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], np.finfo(np.float32).min),
+])
+def test_max_pooling_non_finite_windows_match_tensorflow(tf, window, expected):
+    x = np.array(window, dtype=np.float32).reshape(1, 2, 2, 1)
+    ours = MaxPooling2D(2)(x).item()
+    theirs = tf.keras.layers.MaxPooling2D(2)(tf.constant(x)).numpy().item()
+    assert ours == theirs == expected
+
+
+@pytest.mark.parametrize("layer", [MaxPooling2D(2), GlobalMaxPooling2D()], ids=["max", "global_max"])
+def test_editing_the_output_in_place_does_not_change_the_gradient(layer):
+    x = np.random.default_rng(0).standard_normal((1, 4, 4, 2))
+    y = layer(x)
+    y *= -3
+    y += 1
+    dx = layer.backward(np.ones_like(y))
+    assert dx.sum() == pytest.approx(y.size)
+
+
+def test_big_same_average_pool_gradient_is_exact():
+    # A pool larger than the input with "same" padding: the layer is linear, so its exact
+    # gradient is the column sums of its matrix. (TF 2.21's AvgPoolGrad is off here; kbook is not.)
+    layer = AveragePooling2D(5, strides=1, padding="same", dtype="float64")
+    x = np.random.default_rng(1).standard_normal((1, 4, 4, 1))
+    dy = np.random.default_rng(2).standard_normal(layer(x).shape)
+    layer(x)
+    dx = layer.backward(dy)
+    matrix = np.stack([layer(np.eye(16)[i].reshape(1, 4, 4, 1)).ravel() for i in range(16)])  # row i: output for input cell i
+    assert np.allclose(dx.ravel(), matrix @ dy.ravel(), rtol=0, atol=1e-14)
+
+
+def test_global_average_of_a_large_float32_image_stays_accurate(tf):
+    x = np.random.default_rng(0).standard_normal((2, 300, 300, 2)).astype(np.float32) + 1000
+    ours = GlobalAveragePooling2D()(x)
+    exact = x.astype(np.float64).mean(axis=(1, 2))
+    assert np.abs(ours - exact).max() <= 1e-4

@@ -80,6 +80,9 @@ class _Geometry:
         few large GEMMs, not many tiny ones); otherwise row ranges of one image.
         """
         rows = max(1, _BLOCK_BYTES // max(bytes_per_row, 1))
+        if self.N == 0:  # an empty batch: nothing to compute, an empty output
+            self.block_images, self.block_rows = 1, max(1, min(rows, self.Ho))
+            return []
         if rows >= self.Ho:
             per = max(1, min(self.N, rows // self.Ho))
             per = math.ceil(self.N / math.ceil(self.N / per))  # even blocks

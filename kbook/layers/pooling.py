@@ -243,7 +243,11 @@ class _Pooling2D(Layer):
         (h_axis, w_axis), (gh, gw) = self._axes, geometry
         y = np.empty(self.compute_output_shape(x.shape), dtype=x.dtype)
         if self.pool_mode == "max":
-            op, identity, count = np.maximum, -np.inf, None
+            # TF's kernel starts from the dtype's lowest finite value and replaces it only by a
+            # strictly greater cell: a nan never wins, an all -inf window gives that lowest value.
+            # np.fmax skips nan the same way; the lowest value is applied after the reduction.
+            lowest = np.finfo(x.dtype).min
+            op, identity, count = np.fmax, lowest, None
         else:
             op, identity, count = np.add, 0.0, self._count_map(geometry)
         rows_shape = list(x.shape[1:])
@@ -258,9 +262,13 @@ class _Pooling2D(Layer):
                 y_chunk = plan_w.reduce(rows, op, identity, out=y[chunk])
                 if count is not None:
                     y_chunk /= count
+                else:
+                    np.fmax(y_chunk, identity, out=y_chunk)
 
         _over_batch(work, x.shape[0], x.nbytes)
-        self._cache = (x, y, geometry)
+        # backward finds the max cells by comparing with y: keep our own copy, so a caller
+        # that edits the returned array in place cannot change the gradient
+        self._cache = (x, y.copy() if self.pool_mode == "max" else None, geometry)
         return y
 
     # --- backward -----------------------------------------------------------------------
@@ -441,12 +449,18 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         n = x.shape[0]
         if self.data_format == "channels_last":
             h, w, c = x.shape[1:]
-            # ones @ (N, H*W, C): a BLAS reduction, much faster than a sum over a middle axis
-            total = np.matmul(np.ones(h * w, dtype=x.dtype), x.reshape(n, h * w, c))
+            # ones @ (N, H*W, C): a BLAS reduction, much faster than a sum over a middle axis.
+            # Long float32 sums lose digits (TF's pairwise reduction keeps more): above 64k
+            # cells per channel, add up in float64.
+            wide = x.dtype == np.float32 and h * w > 1 << 16
+            acc = np.float64 if wide else x.dtype
+            total = np.matmul(np.ones(h * w, dtype=acc), x.reshape(n, h * w, c).astype(acc, copy=False))
         else:
             c, h, w = x.shape[1:]
-            total = np.matmul(x.reshape(n, c, h * w), np.ones(h * w, dtype=x.dtype))
-        y = total / x.dtype.type(h * w)
+            wide = x.dtype == np.float32 and h * w > 1 << 16
+            acc = np.float64 if wide else x.dtype
+            total = np.matmul(x.reshape(n, c, h * w).astype(acc, copy=False), np.ones(h * w, dtype=acc))
+        y = (total / (h * w)).astype(x.dtype, copy=False)
         self._cache = (x.shape, h * w)
         return self._kept(y) if self.keepdims else y
 
@@ -489,7 +503,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
             def work(part):
                 np.max(flat[part], axis=2, out=y[part])
         _over_batch(work, n, x.nbytes)
-        self._cache = (x, y)
+        self._cache = (x, y.copy())  # see _Pooling2D.call: backward compares with y
         return self._kept(y) if self.keepdims else y
 
     def backward(self, dy):
