@@ -262,7 +262,7 @@ class _Pooling2D(Layer):
                 y_chunk = plan_w.reduce(rows, op, identity, out=y[chunk])
                 if count is not None:
                     y_chunk /= count
-                else:
+                elif y_chunk.size and not y_chunk.min() >= identity:  # a nan or -inf window (rare)
                     np.fmax(y_chunk, identity, out=y_chunk)
 
         _over_batch(work, x.shape[0], x.nbytes)
