@@ -34,6 +34,11 @@ def reset_names():
     _name_counts.clear()
 
 
+def is_positive_int(value):
+    """A count such as ``units`` or ``filters``: an int > 0 (bool is an int in Python, but not a count)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
 class InputSpec:
     """What a layer accepts: an exact rank, a minimum rank, and fixed axis sizes."""
 

@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import as_strided
 from scipy.linalg import blas
 
 from kbook import activations
-from kbook.layers.base import InputSpec, Layer
+from kbook.layers.base import InputSpec, is_positive_int, Layer
 from kbook.layers.conv_utils import (conv_output_length, conv_padding, dilated_size, normalize_data_format,
                                      normalize_padding, normalize_tuple)
 
@@ -336,12 +336,12 @@ class Conv2D(Layer):
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        if not is_positive_int(filters):
             raise ValueError(
                 f"Layer '{self.name}': invalid value for argument `filters`. Expected a strictly "
                 f"positive integer. Received filters={filters!r}."
             )
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
+        if not is_positive_int(groups):
             raise ValueError(
                 f"Layer '{self.name}': the number of groups must be a positive integer. "
                 f"Received: groups={groups!r}."

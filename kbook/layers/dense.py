@@ -1,8 +1,7 @@
 """``Dense``: y = activation(x @ kernel + bias) on the last axis (``keras.layers.Dense``)."""
-import numpy as np
 
 from kbook import activations
-from kbook.layers.base import InputSpec, Layer
+from kbook.layers.base import InputSpec, is_positive_int, Layer
 
 
 class Dense(Layer):
@@ -28,7 +27,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        if not is_positive_int(units):
             raise ValueError(
                 f"Layer '{self.name}': received an invalid value for `units`, "
                 f"expected a positive integer. Received: units={units!r}"
