@@ -2,6 +2,7 @@
 """One entry point for readers, authors and CI.  Needs only Python 3.10+.
 
     python3 dev.py lab       set up (first time) and open the book in JupyterLab
+    python3 dev.py setup     only set up .venv (then `source .venv/bin/activate && pytest --nbval`)
     python3 dev.py test      set up (if needed) and run every test, notebooks included
     python3 dev.py slides    build each chapter as a reveal.js deck in build/slides/
     python3 dev.py execute   re-run the notebooks top to bottom and store their outputs
@@ -76,11 +77,10 @@ def lab_command(python):
 
 
 def test_command(python, extra):
-    # --dist loadfile keeps each notebook in one kernel; --nbval-current-env runs the
-    # notebooks with this venv's Python whatever kernels the machine has registered.
+    # --dist loadfile keeps each notebook in one kernel (pyproject's addopts add
+    # --nbval-current-env, so notebooks run with this venv's Python).
     workers = ["-n", "2", "--dist", "loadfile"] if "-n" not in extra else []
-    return [str(python), "-m", "pytest", "--nbval", "--nbval-current-env",
-            *workers, *extra]
+    return [str(python), "-m", "pytest", "--nbval", *workers, *extra]
 
 
 def slides_command(python):
@@ -97,11 +97,13 @@ def execute_command(python, notebooks):
 
 
 def main(argv):
-    if not argv or argv[0] not in {"lab", "test", "slides", "execute", "bench"}:
+    if not argv or argv[0] not in {"lab", "setup", "test", "slides", "execute", "bench"}:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
     python = setup()
+    if command == "setup":
+        return 0
     if command == "lab":
         args = lab_command(python)
     elif command == "test":

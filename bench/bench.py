@@ -26,9 +26,10 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import cases_activation  # noqa: E402
 import cases_conv2d  # noqa: E402
 import cases_dense  # noqa: E402
+import cases_models  # noqa: E402
 import cases_pooling  # noqa: E402
 
-CASE_MODULES = [cases_dense, cases_activation, cases_conv2d, cases_pooling]
+CASE_MODULES = [cases_dense, cases_activation, cases_conv2d, cases_pooling, cases_models]
 
 
 def median_seconds(fn, repeat):

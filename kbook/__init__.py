@@ -9,8 +9,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from kbook import activations, initializers, layers  # noqa: E402
+from kbook import activations, initializers, layers, models  # noqa: E402
 from kbook.initializers import set_seed  # noqa: E402
+from kbook.plot_model import plot_model  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["activations", "initializers", "layers", "set_seed"]
+__all__ = ["activations", "initializers", "layers", "models", "plot_model", "set_seed"]

@@ -113,11 +113,12 @@ class Report:
         return self
 
 
-def keras_twin(layer):
+def keras_twin(layer, keep_name=False):
     """A fresh ``keras.layers`` layer with the same class name and config as ``layer``."""
     tf = import_tensorflow()
     config = dict(layer.get_config())
-    config.pop("name", None)  # Keras makes its own unique name
+    if not keep_name:
+        config.pop("name", None)  # Keras makes its own unique name
     cls = getattr(tf.keras.layers, type(layer).__name__, None)
     if cls is None:
         raise TypeError(f"No keras.layers.{type(layer).__name__} to compare '{layer.name}' with.")
@@ -128,8 +129,12 @@ def _upstream_gradient(shape, dtype, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def check_layer(layer, x, seed=0, raise_on_failure=True):
+def check_layer(layer, x, seed=0, raise_on_failure=True, training=None):
     """Compare ``layer`` with its tf.keras twin on input ``x``: forward and all gradients.
+
+    ``training`` goes to both calls (BatchNormalization uses batch statistics when True).
+    A weight the output does not depend on (BatchNormalization's moving mean in training
+    mode) has no gradient in TensorFlow; kbook must then have none or zeros.
 
     Example:
         >>> check_layer(Dense(3, activation="tanh", dtype="float64"), np.ones((4, 5)))
@@ -137,10 +142,14 @@ def check_layer(layer, x, seed=0, raise_on_failure=True):
     """
     tf = import_tensorflow()
     x = np.asarray(x)
-    y = layer(x)
     twin = keras_twin(layer)
     twin.build(x.shape)
-    twin.set_weights(layer.get_weights())
+    if not layer.built:
+        layer._check_input_spec(x.shape)
+        layer.build(x.shape)
+        layer.built = True
+    twin.set_weights(layer.get_weights())  # before the call: a training call updates state
+    y = layer(x, training=training)
 
     dy = _upstream_gradient(y.shape, layer.dtype, seed)
     dx = layer.backward(dy)
@@ -148,17 +157,24 @@ def check_layer(layer, x, seed=0, raise_on_failure=True):
     x_tf = tf.constant(x.astype(layer.dtype))
     with tf.GradientTape() as tape:
         tape.watch(x_tf)
-        y_tf = twin(x_tf)
+        y_tf = twin(x_tf, training=training) if training is not None else twin(x_tf)
         loss = tf.reduce_sum(y_tf * tf.constant(dy))
     grads_tf = tape.gradient(loss, [x_tf] + list(twin.weights))
 
     tol = TOLERANCES[layer.dtype]
     rows = [Row("output y", y, y_tf.numpy(), tol),
             Row("dL/dx", dx, grads_tf[0].numpy(), tol)]
-    for name, g_tf in zip(layer.weight_names, grads_tf[1:]):
-        rows.append(Row(f"dL/d{name}", layer.grads.get(name), g_tf.numpy(), tol))
+    for (owner, name, weight), g_tf in zip(layer._weight_entries(), grads_tf[1:]):
+        rows.append(gradient_row(f"dL/d{name}", owner.grads.get(name), g_tf, weight, tol))
     report = Report(f"{type(layer).__name__} '{layer.name}'", layer.dtype, rows)
     return report.raise_if_failed() if raise_on_failure else report
+
+
+def gradient_row(quantity, ours, theirs, weight, tol):
+    """A weight-gradient row; TensorFlow's None (no dependence) is compared as zeros."""
+    theirs = np.zeros(weight.shape) if theirs is None else np.asarray(theirs)
+    ours = np.zeros(weight.shape) if ours is None else ours
+    return Row(quantity, ours, theirs, tol)
 
 
 def check_activation(identifier, x, seed=0, raise_on_failure=True, **kwargs):
@@ -189,4 +205,127 @@ def check_activation(identifier, x, seed=0, raise_on_failure=True, **kwargs):
     rows = [Row("output y", y, y_tf.numpy(), tol), Row("dL/dx", dx, dx_tf.numpy(), tol)]
     name = identifier if isinstance(identifier, str) else getattr(identifier, "__name__", "custom")
     report = Report(f"activation '{name}'", dtype, rows)
+    return report.raise_if_failed() if raise_on_failure else report
+
+
+# --- whole models ------------------------------------------------------------------------
+
+def keras_model_twin(model):
+    """A tf.keras model wired like ``model`` (Sequential or Functional), one twin per layer.
+
+    A layer used twice stays one (shared) layer in the twin; a nested model becomes a
+    nested twin.  Subclassed models have no recipe to copy: pass their twin to
+    ``check_model``.
+    """
+    tf = import_tensorflow()
+    from kbook.models import Functional, Sequential
+
+    twins = {}
+
+    def twin_of(layer):
+        if id(layer) not in twins:
+            if isinstance(layer, (Sequential, Functional)):
+                twins[id(layer)] = keras_model_twin(layer)
+            else:
+                twins[id(layer)] = keras_twin(layer, keep_name=True)  # same names: same summary
+        return twins[id(layer)]
+
+    if isinstance(model, Sequential):
+        layers = [twin_of(layer) for layer in model.layers]
+        twin = tf.keras.Sequential(layers, name=model.name)
+        if model._input_layer is not None:
+            twin.build((None,) + tuple(model._input_layer.batch_shape[1:]))
+        return twin
+    if isinstance(model, Functional):
+        tensors = {}
+        for t in model.inputs:
+            layer = t._keras_history[0]
+            tensors[id(t)] = tf.keras.Input(batch_shape=t.shape, dtype=t.dtype, name=layer.name)
+        nodes = sorted((n for group in model._nodes_by_depth.values() for n in group if not n.is_input),
+                       key=lambda n: n.serial)  # the calls in the order they were made: same node indices
+        for node in nodes:
+            args = _map(lambda t: tensors[id(t)], node.inputs)
+            outs = twin_of(node.layer)(args)
+            for t, out in zip(node.output_tensors, _flat(outs)):
+                tensors[id(t)] = out
+        outputs = _map(lambda t: tensors[id(t)], model._outputs_struct)
+        inputs = _map(lambda t: tensors[id(t)], model._inputs_struct)
+        twin = tf.keras.Model(inputs=inputs, outputs=outputs, name=model.name)
+        for layer in model.layers:  # frozen layers stay frozen
+            twin_of(layer).trainable = layer.trainable
+        return twin
+    raise TypeError(
+        f"check_model: '{model.name}' is a subclassed {type(model).__name__}; kbook cannot copy its "
+        "`call`. Write the same model with tf.keras and pass it: check_model(model, x, twin=...)."
+    )
+
+
+def _flat(structure):
+    from kbook.layers.base import flatten
+
+    return flatten(structure)
+
+
+def _map(fn, structure):
+    from kbook.layers.base import map_structure
+
+    return map_structure(fn, structure)
+
+
+def check_model(model, x, twin=None, seed=0, raise_on_failure=True, training=None):
+    """Compare a kbook model (or layer made of layers) with its tf.keras twin on ``x``.
+
+    Copies kbook's weights into the twin (``twin.set_weights(model.get_weights())``: the
+    weight order is Keras's), then compares every output, the gradient of every input
+    and of **every** weight, with random upstream gradients, through ``tf.GradientTape``.
+
+    Args:
+        model: a kbook Sequential, Functional or subclassed model (or composite layer).
+        x: the input array, or a list of arrays for several inputs.
+        twin: the tf.keras model to compare with; built from ``model`` when omitted
+            (Sequential and Functional only).
+        training: passed to both calls.
+    """
+    tf = import_tensorflow()
+    several_inputs = isinstance(x, (list, tuple))
+    xs = [np.asarray(a) for a in (x if several_inputs else [x])]
+    if not model.built:
+        model(x if several_inputs else xs[0], training=False)  # build, so weights exist to copy
+    if twin is None:
+        twin = keras_model_twin(model)
+    twin_args = [tf.constant(a) for a in xs]
+    if not twin.built:
+        twin(twin_args if several_inputs else twin_args[0])
+    twin.set_weights(model.get_weights())
+
+    y = model(x if several_inputs else xs[0], training=training)
+    ys = _flat(y)
+    dys = [_upstream_gradient(a.shape, a.dtype.name, seed + k) for k, a in enumerate(ys)]
+    dxs = model.backward(dys if len(ys) > 1 else dys[0])
+    dxs = list(dxs) if isinstance(dxs, list) else [dxs]
+
+    with tf.GradientTape() as tape:
+        for a in twin_args:
+            tape.watch(a)
+        y_tf = twin(twin_args if several_inputs else twin_args[0], training=training)
+        ys_tf = _flat(y_tf)
+        loss = tf.add_n([tf.reduce_sum(tf.cast(a, tf.float64) * tf.constant(d, tf.float64))
+                         for a, d in zip(ys_tf, dys)])
+    grads_tf = tape.gradient(loss, twin_args + list(twin.weights))
+
+    tol = TOLERANCES[ys[0].dtype.name]
+    rows = []
+    for k, (a, a_tf) in enumerate(zip(ys, ys_tf)):
+        rows.append(Row("output" + (f" {k}" if len(ys) > 1 else ""), a, a_tf.numpy(), tol))
+    for k, (d, d_tf) in enumerate(zip(dxs, grads_tf[:len(xs)])):
+        rows.append(Row("dL/dx" + (f" {k}" if len(xs) > 1 else ""), d,
+                        np.zeros(xs[k].shape) if d_tf is None else d_tf.numpy(), tol))
+    for entry, g_tf in zip(model._weight_entries(), grads_tf[len(xs):]):
+        owner, name, weight = entry
+        if model._entry_is_trainable(entry):
+            rows.append(gradient_row(f"dL/d {owner.name}/{name}", owner.grads.get(name), g_tf, weight, tol))
+        else:  # frozen or non-trainable: kbook must leave it without a gradient, as fit leaves it unchanged
+            rows.append(gradient_row(f"dL/d {owner.name}/{name} (frozen: none)", owner.grads.get(name),
+                                     None, weight, tol))
+    report = Report(f"{type(model).__name__} '{model.name}'", ys[0].dtype.name, rows)
     return report.raise_if_failed() if raise_on_failure else report

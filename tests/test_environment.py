@@ -104,3 +104,19 @@ def test_live_slideshow_extension_is_installed():
 
     labextension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-rise" / "package.json"
     assert labextension.exists()
+
+
+def collected(command):
+    out = subprocess.run(command + ["--nbval", "--collect-only", "-q"], cwd=ROOT, capture_output=True,
+                         text=True, env=quiet_free_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return sorted(line for line in out.stdout.splitlines() if "::" in line)
+
+
+def test_plain_pytest_entry_point_collects_what_python_m_pytest_collects():
+    # `pytest` (the script) does not put the project folder on sys.path; `python -m pytest` does.
+    script = Path(sys.executable).parent / ("pytest.exe" if os.name == "nt" else "pytest")
+    plain = collected([str(script)])
+    assert plain == collected([sys.executable, "-m", "pytest"])
+    assert any("book/03_conv2d.ipynb::Cell" in item for item in plain)
+    assert any("tests/test_environment.py::" in item for item in plain)
