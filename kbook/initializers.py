@@ -15,6 +15,11 @@ def set_seed(seed):
     _rng = np.random.default_rng(seed)
 
 
+def generator():
+    """The generator kbook draws from (initializers, fit's shuffling); ``set_seed`` resets it."""
+    return _rng
+
+
 def compute_fans(shape):
     """Keras's fan_in / fan_out: a conv kernel counts its receptive field."""
     shape = tuple(shape)

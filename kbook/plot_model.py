@@ -96,18 +96,24 @@ def plot_model(model, show_shapes=True, show_layer_names=True, rankdir="TB", dpi
                                     boxstyle="round,pad=0.02,rounding_size=0.12",
                                     facecolor=colour, edgecolor="#3c4043", linewidth=1))
         ax.text(x, y, text, ha="center", va="center", fontsize=8, family="monospace")
+    bulge = 0.0
     for a, b in edges:
         (xa, ya), (xb, yb) = centre[id(a)], centre[id(b)]
-        if rankdir == "TB":
+        style = "arc3,rad=0"
+        if rankdir == "TB" and level[id(b)] - level[id(a)] > 1:  # a shortcut: around the boxes it skips
+            style = "arc3,rad=-0.4"
+            bulge = max(bulge, 0.2 * (ya - yb))
+            start, end = (xa + BOX_W / 2, ya), (xb + BOX_W / 2, yb)
+        elif rankdir == "TB":
             start, end = (xa, ya - BOX_H / 2), (xb, yb + BOX_H / 2)
         else:
             start, end = (xa + BOX_W / 2, ya), (xb - BOX_W / 2, yb)
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10,
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, connectionstyle=style,
                                      color="#3c4043", linewidth=1, shrinkA=0, shrinkB=0))
     xs = [c[0] for c in centre.values()] or [0]
     ys = [c[1] for c in centre.values()] or [0]
-    ax.set_xlim(min(xs) - BOX_W / 2 - 0.2, max(xs) + BOX_W / 2 + 0.2)
-    ax.set_ylim(min(ys) - BOX_H / 2 - 0.2, max(ys) + BOX_H / 2 + 0.2)
+    ax.set_xlim(min(xs) - BOX_W / 2 - 0.2, max(xs) + BOX_W / 2 + 0.2 + bulge)
+    ax.set_ylim(min(ys) - BOX_H / 2 - 0.2, max(ys) + BOX_H / 2 + 0.45)  # room for the title
     ax.set_aspect("equal" if rankdir == "TB" else "auto")
     fig.text(0.01, 0.99, f'Model: "{model.name}"', ha="left", va="top", fontsize=8)
     if to_file:

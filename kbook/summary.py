@@ -50,6 +50,12 @@ def format_layer_shape(layer):
         if len(shapes) == 1:
             return shapes[0]
         return "[" + ", ".join(shapes) + "]"
+    if _keras_builds_at_init(layer):
+        return "?"  # Keras: built in its constructor, so no build shape is ever recorded
+    model_outputs = _model_output_tensors(layer)
+    if model_outputs:  # Keras: a nested Functional/Sequential shows its ``output_shape``
+        shapes = [format_shape(t.shape) for t in model_outputs]
+        return shapes[0] if len(shapes) == 1 else "(" + ", ".join(shapes) + ")"
     if not layer.built or layer._build_shape is None:
         return "?"
     from kbook.layers.base import Layer
@@ -89,9 +95,38 @@ def _connections(layer, relevant_nodes):
     return ", ".join(parts) or "-"
 
 
+# Keras layers whose constructor marks them built (``Layer._build_at_init``): inside a
+# subclassed model Keras shows them as "?" with "0" parameters, called or not.
+_BUILT_AT_INIT = frozenset({
+    "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Dropout", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization", "Identity", "Masking", "UnitNormalization",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D"})
+
+
+def _keras_builds_at_init(layer):
+    return any(c.__name__ in _BUILT_AT_INIT and c.__module__.startswith("kbook.layers")
+               for c in type(layer).__mro__)
+
+
+def _model_output_tensors(layer):
+    """The symbolic outputs of a built Functional or Sequential (None for other layers)."""
+    from kbook.models.functional import Functional
+    from kbook.models.sequential import Sequential
+
+    if isinstance(layer, Functional):
+        return flatten(layer._outputs_struct)
+    if isinstance(layer, Sequential) and layer._output_tensor is not None:
+        return [layer._output_tensor]
+    return None
+
+
 def _params(layer):
-    if not layer.built:
+    if not layer.built and not _keras_builds_at_init(layer):
         return "0 (unbuilt)"
+    if not layer.built:
+        return "0"
     return f"{layer.count_params():,}"
 
 
@@ -156,7 +191,9 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     trainable, non_trainable = model.trainable_weights, model.non_trainable_weights
     total_count = count_params(trainable) + count_params(non_trainable)
     total_size = weight_memory_size(trainable) + weight_memory_size(non_trainable)
-    console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
+    # force_jupyter=False: in a notebook rich would otherwise also emit an (empty) HTML output
+    console = rich.console.Console(highlight=False, force_terminal=False, color_system=None,
+                                   force_jupyter=False)
     with console.capture() as capture:
         console.print(f'Model: "{rich.markup.escape(model.name)}"')
         console.print(table)

@@ -19,6 +19,7 @@ MACHINE_SPECIFIC = re.compile(
     r"|Wall time|CPU times|\blocalhost:\d+|127\.0\.0\.1)"
 )
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+LAST_CHAPTER_OF_THE_NOTES = 9  # BatchNormalization; later chapters go beyond the notes
 
 
 def cells(path, kind=None):
@@ -92,9 +93,10 @@ def test_chapter_follows_the_template(path):
     markdown = "\n".join(c.source for c in cells(path, "markdown"))
     source = "\n".join(c.source for c in cells(path, "code"))
     assert "By the end of this chapter" in markdown                   # objectives
-    assert re.search(r"What the notes say", markdown)                  # the notes' section
-    assert re.search(r"[\uac00-\ud7a3]", markdown)                     # quoted in Korean
-    assert re.search(r"check_(layer|activation)\(", source)           # checked against tf.keras
+    if int(path.name[:2]) <= LAST_CHAPTER_OF_THE_NOTES:
+        assert re.search(r"What the notes say", markdown)              # the notes' section
+        assert re.search(r"[\uac00-\ud7a3]", markdown)                 # quoted in Korean
+    assert re.search(r"check_(layer|activation|model)\(", source)     # checked against tf.keras
     assert "NBVAL_IGNORE_OUTPUT" in source and "summary()" in source   # an explorer, driven from code
     assert "## Exercises" in markdown or re.search(r"## \d+\.\d+ Exercises", markdown)
     assert markdown.count("<details>") >= 3                            # solutions, folded

@@ -306,7 +306,15 @@ class Layer:
         return self._tape.backward(dy)
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        """The output shape for ``input_shape``; every kbook layer with its own ``call`` math writes one.
+
+        A layer made of layers has none (as in Keras): calling it on an ``Input`` finds its
+        output shape by running its ``call`` on symbolic tensors.
+        """
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not implement `compute_output_shape`; "
+            "call it on an `Input` (or on data) to see its output shape."
+        )
 
     def get_config(self):
         """Constructor arguments, by Keras's names (kbook.check builds the twin from them)."""

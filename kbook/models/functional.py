@@ -61,6 +61,16 @@ class Functional(Model):
         self._build_shape = map_structure(lambda t: t.shape, inputs)
 
     @property
+    def input(self):
+        """The input tensor(s), as given to the constructor (Keras's ``model.input``)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The output tensor(s), as given to the constructor (Keras's ``model.output``)."""
+        return self._outputs_struct
+
+    @property
     def layers(self):
         """Every layer of the graph, Input layers included (as in Keras), inputs first."""
         return list(getattr(self, "_operations", []))

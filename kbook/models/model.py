@@ -12,9 +12,10 @@ training chapter) ``compile`` / ``fit`` / ``evaluate`` / ``predict``.  Weights, 
 the first call, ``training`` and the automatic ``backward`` are the Layer's.
 """
 from kbook.layers.base import Layer
+from kbook.models.trainer import Trainer
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A network: layers in ``__init__`` and ``call`` (subclassing), or a graph (Functional).
 
     Example (the notes' TestModel, corrected):
