@@ -7,6 +7,7 @@
     python3 dev.py slides    build each chapter as a reveal.js deck in build/slides/
     python3 dev.py execute   re-run the notebooks top to bottom and store their outputs
     python3 dev.py bench     time kbook against tf.keras (pass --json for JSON)
+    python3 dev.py browser-bench   time each explorer in JupyterLab in headless Chromium
 
 Set-up makes .venv/ beside this file and installs kbook with every dependency at
 the versions pinned in constraints.txt, so stored notebook outputs reproduce.
@@ -97,7 +98,7 @@ def execute_command(python, notebooks):
 
 
 def main(argv):
-    if not argv or argv[0] not in {"lab", "setup", "test", "slides", "execute", "bench"}:
+    if not argv or argv[0] not in {"lab", "setup", "test", "slides", "execute", "bench", "browser-bench"}:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
@@ -112,6 +113,8 @@ def main(argv):
         args = slides_command(python)
     elif command == "execute":
         args = execute_command(python, extra)
+    elif command == "browser-bench":
+        args = [str(python), str(ROOT / "bench" / "browser.py"), *extra]
     else:
         args = [str(python), str(ROOT / "bench" / "bench.py"), *extra]
     return subprocess.run(args, cwd=ROOT, env=quiet_tf_env()).returncode

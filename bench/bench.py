@@ -4,13 +4,18 @@
     python3 dev.py bench                 # table
     python3 dev.py bench --json          # machine-readable
     python3 dev.py bench --only dense    # cases whose name contains "dense"
+    python3 dev.py bench --explorers     # only the explorers' cases (no TensorFlow needed)
 
 Every case times a kbook callable and its tf.keras counterpart on the same data
 (median of --repeat runs after a warm-up) and reports kbook / keras against the
-case's goal.  Cases live in bench/cases_<chapter>.py, one module per chapter.
+case's goal.  Cases live in bench/cases_<chapter>.py, one module per chapter: ``cases()``
+(layers against tf.keras) and ``explorer_cases()`` (one control change of each explorer,
+goal <= 30 ms; tests/test_widgets.py checks that every explorer has one).  In-browser
+timings of the explorers: ``python3 dev.py browser-bench`` (bench/browser.py).
 Goals are checked here and only here: unit tests never time anything.
 """
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -19,17 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-import cases_activation  # noqa: E402
-import cases_conv2d  # noqa: E402
-import cases_dense  # noqa: E402
-import cases_models  # noqa: E402
-import cases_pooling  # noqa: E402
+# Every bench/cases_*.py module, so a new chapter's (or explorer's) cases cannot be left out.
+CASE_MODULES = [importlib.import_module(path.stem) for path in sorted(BENCH.glob("cases_*.py"))]
 
-CASE_MODULES = [cases_dense, cases_activation, cases_conv2d, cases_pooling, cases_models]
+
+def all_cases(module, explorers_only=False):
+    """A module's cases: ``cases()`` (layers against tf.keras) and ``explorer_cases()`` (explorer updates)."""
+    for name in ("explorer_cases",) if explorers_only else ("cases", "explorer_cases"):
+        if hasattr(module, name):
+            yield from getattr(module, name)()
 
 
 def median_seconds(fn, repeat):
@@ -55,14 +63,15 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    parser.add_argument("--explorers", action="store_true", help="run only the explorers' cases")
     args = parser.parse_args(argv)
 
     results = []
     for module in CASE_MODULES:
-        for case in module.cases():
+        for case in all_cases(module, args.explorers):
             if args.only not in case["name"]:
                 continue
-            ours = median_seconds(case["kbook"], args.repeat)
+            ours = median_seconds(case["kbook"], max(args.repeat, case.get("repeat", 0)))
             theirs = median_seconds(case["keras"], args.repeat) if case.get("keras") else None
             ratio = ours / theirs if theirs else None
             results.append({

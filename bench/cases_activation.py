@@ -1,5 +1,8 @@
-"""Every activation, forward, on a 1M-element float32 array."""
+"""Every activation, forward, on a 1M-element float32 array; plus the activation explorer's update
+(one control change -> f and f' recomputed and redrawn, headless, <= 30 ms)."""
 import numpy as np
+
+from twins import explorer_case
 
 from kbook import activations
 from kbook.check import import_tensorflow
@@ -22,3 +25,13 @@ def cases():
             "goal": 1.5,
         })
     return result
+
+
+def explorer_cases():
+    from kbook.widgets.activation import ActivationExplorer
+
+    moves = [("activation", "gelu"), ("x_range", 8.0), ("activation", "tanh"), ("x_range", 3.0),
+             ("activation", "exponential"), ("x_range", 10.0), ("activation", "softplus"), ("x_range", 1.5),
+             ("activation", "linear"), ("x_range", 5.0), ("activation", "relu")]
+    return [explorer_case("explorer ActivationExplorer update (ms)", ActivationExplorer(), moves,
+                          key_control="x_range")]

@@ -14,14 +14,14 @@ from kbook.layers import (AveragePooling2D, Flatten, GlobalAveragePooling2D, Glo
 SHAPE = (32, 64, 64, 32)
 
 
-def _explorer_case():
+def explorer_cases():
     from kbook.widgets.pooling import PoolingExplorer
 
     # one control change = one update(), as when a reader moves a slider
     moves = [("pool_size", 3), ("mode", "average"), ("padding", "same"), ("strides", 1),
              ("feature", "edges + relu"), ("pool_size", 2), ("mode", "max"), ("padding", "valid"),
              ("strides", 2), ("feature", "photo")]
-    return [explorer_case("pooling explorer update (ms)", PoolingExplorer(), moves)]
+    return [explorer_case("explorer PoolingExplorer update (ms)", PoolingExplorer(), moves)]
 
 
 def cases():
@@ -40,4 +40,4 @@ def cases():
     ]:
         dy = rng.standard_normal(layer.compute_output_shape(SHAPE)).astype("float32")
         result += layer_cases(f"pool {label}", layer, x, dy, forward_goal=(goal or [1.5])[0], backward_goal=2.0)
-    return result + _explorer_case()
+    return result

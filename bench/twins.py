@@ -1,6 +1,8 @@
 """Benchmark cases shared by the chapters: a layer against its tf.keras twin, an explorer's update."""
 import itertools
 
+import ipywidgets as widgets
+
 from kbook.check import import_tensorflow, keras_twin
 
 
@@ -35,12 +37,44 @@ def layer_cases(name, layer, x, dy, forward_goal, backward_goal):
     ]
 
 
-def explorer_case(name, explorer, moves, goal_ms=30):
-    """One timed call = one control change (recompute, move the artists, render the PNG)."""
+def explorer_case(name, explorer, moves, goal_ms=30, key_control=None):
+    """One timed call = one control change (recompute, move the artists, render the PNG).
+
+    ``moves`` are ``(control, value)`` pairs applied in a cycle; each must change its
+    control (a value equal to the current one re-renders nothing, and would time nothing).
+    The median covers three full cycles, so every move weighs the same.  ``key_control``
+    names the slider, dropdown or checkbox that ``python3 dev.py browser-bench`` presses
+    keys on (default: the first slider among ``explorer.controls()``).
+    """
     cycle = itertools.cycle(moves)
 
     def move():
         control, value = next(cycle)
         getattr(explorer, control).value = value
 
-    return {"name": name, "kbook": move, "keras": None, "goal": goal_ms}
+    return {"name": name, "kbook": move, "keras": None, "goal": goal_ms, "repeat": 3 * len(moves),
+            "explorer": explorer, "moves": list(moves), "key_control": key_control}
+
+
+def key_control(case):
+    """(attribute name, keys to alternate) of the control ``python3 dev.py browser-bench`` presses
+    keys on: the case's ``key_control``, else the explorer's first slider, dropdown or checkbox."""
+    explorer = case["explorer"]
+    if case.get("key_control"):
+        control = getattr(explorer, case["key_control"])
+    else:
+        kinds = ((widgets.IntSlider, widgets.FloatSlider), widgets.Dropdown, widgets.Checkbox)
+        control = next((c for kind in kinds for c in explorer.controls() if isinstance(c, kind)), None)
+    if control is None:
+        raise ValueError(f"{case['name']}: no slider, dropdown or checkbox to press keys on")
+    name = next(attr for attr, value in vars(explorer).items() if value is control)
+    if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+        keys = ("ArrowRight", "ArrowLeft") if control.value < control.max else ("ArrowLeft", "ArrowRight")
+    elif isinstance(control, widgets.Dropdown):
+        last = len(control.options) - 1
+        keys = ("ArrowDown", "ArrowUp") if control.index < last else ("ArrowUp", "ArrowDown")
+    elif isinstance(control, widgets.Checkbox):
+        keys = (" ", " ")
+    else:
+        raise ValueError(f"{case['name']}: cannot press keys on a {type(control).__name__}")
+    return name, keys

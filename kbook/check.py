@@ -232,10 +232,10 @@ def keras_model_twin(model):
 
     if isinstance(model, Sequential):
         layers = [twin_of(layer) for layer in model.layers]
-        twin = tf.keras.Sequential(layers, name=model.name)
-        if model._input_layer is not None:
-            twin.build((None,) + tuple(model._input_layer.batch_shape[1:]))
-        return twin
+        if model._input_layer is not None:  # an Input first: Keras casts data to its dtype, as kbook
+            first = model._input_layer
+            layers = [tf.keras.Input(batch_shape=(None,) + tuple(first.batch_shape[1:]), dtype=first.dtype)] + layers
+        return tf.keras.Sequential(layers, name=model.name)
     if isinstance(model, Functional):
         tensors = {}
         for t in model.inputs:

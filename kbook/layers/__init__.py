@@ -1,6 +1,7 @@
 """kbook's layers, named and shaped like ``keras.layers``."""
 from kbook.layers.activation import Activation
 from kbook.layers.base import InputSpec, Layer, reset_names
+from kbook.layers.batch_normalization import BatchNormalization
 from kbook.layers.conv2d import Conv2D
 from kbook.layers.dense import Dense
 from kbook.layers.flatten import Flatten
@@ -10,6 +11,7 @@ from kbook.layers.pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePool
                                   GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 
 __all__ = ["Add", "Average", "Concatenate", "Input", "InputLayer", "KerasTensor", "Multiply", "Subtract",
-           "Activation", "AveragePooling2D", "AvgPool2D", "Conv2D", "Dense", "Flatten", "GlobalAveragePooling2D",
+           "Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D", "Dense", "Flatten",
+           "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "InputSpec", "Layer", "MaxPool2D",
            "MaxPooling2D", "reset_names"]

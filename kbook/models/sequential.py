@@ -74,6 +74,13 @@ class Sequential(Model):
             self._output_tensor = x
         self.built = True
 
+    def _convert_inputs(self, inputs):
+        """As Keras: data is cast to the Input's dtype when the model starts with one,
+        else to the model's own dtype (float32 unless given)."""
+        if self._input_layer is not None and not tape.is_symbolic(inputs):
+            return self._as_numeric(inputs, "inputs").astype(self._input_layer.dtype, copy=False)
+        return super()._convert_inputs(inputs)
+
     def _check_input_spec(self, shape):
         if self._input_layer is not None:
             expected = self._input_layer.batch_shape

@@ -6,14 +6,19 @@ arithmetic and the parameter count in view.
 """
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.collections import LineCollection
+from matplotlib.transforms import offset_copy
 
 from kbook import activations
 from kbook.layers import Dense
+from kbook.widgets.fast_artists import CellImage, Ticks
 from kbook.widgets.live_figure import Explorer
 
 ELEMENTWISE = sorted(n for n in activations.ALL_OBJECTS_DICT
                      if n not in activations.NOT_ELEMENTWISE and n != "threshold")
+MAX_SIZE = 16
+# The dimension each panel's rows and columns stand for: W's rows are x's columns, y's are W's.
+PANELS = (("N", "input_dim"), ("input_dim", "units"), ("N", "units"))
 
 
 class DenseExplorer(Explorer):
@@ -27,21 +32,38 @@ class DenseExplorer(Explorer):
     """
 
     def __init__(self, units=3, input_dim=10, batch_size=4, activation="sigmoid", use_bias=True, seed=0):
-        super().__init__(figsize=(9, 3))
+        super().__init__(figsize=(9, 3), layout="none")
         self.seed = seed
-        self.units = widgets.IntSlider(value=units, min=1, max=16, description="units")
-        self.input_dim = widgets.IntSlider(value=input_dim, min=1, max=16, description="input_dim")
-        self.batch_size = widgets.IntSlider(value=batch_size, min=1, max=16, description="batch N")
+        self.units = widgets.IntSlider(value=units, min=1, max=MAX_SIZE, description="units")
+        self.input_dim = widgets.IntSlider(value=input_dim, min=1, max=MAX_SIZE, description="input_dim")
+        self.batch_size = widgets.IntSlider(value=batch_size, min=1, max=MAX_SIZE, description="batch N")
         self.activation = widgets.Dropdown(options=ELEMENTWISE, value=activation, description="activation")
         self.use_bias = widgets.Checkbox(value=use_bias, description="use_bias")
-        axes = self.live.figure.subplots(1, 3)
-        self.images = [ax.imshow(np.zeros((1, 1)), cmap="coolwarm", vmin=-1.5, vmax=1.5) for ax in axes]
-        self.axes = axes
-        for ax in axes:  # cells are whole rows and columns
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        self._build_figure()
         self._watch(self.units, self.input_dim, self.batch_size, self.activation, self.use_bias)
         self.update()
+
+    def _build_figure(self):
+        # Fixed margins and label positions rather than a layout engine: re-solving a layout
+        # on every redraw measured every tick label and title, most of a control change's cost.
+        fig = self.live.figure
+        self.axes = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.99, bottom=0.16, top=0.9, wspace=0.25))
+        self.images, self._grids, self._ticks = [], [], []
+        for ax, (rows, cols) in zip(self.axes, PANELS):
+            self.images.append(CellImage(ax, np.zeros((1, 1)), cmap="coolwarm", vmin=-1.5, vmax=1.5))
+            grid = LineCollection([], colors="white", linewidths=0.6)  # cell borders, to count cells
+            ax.add_collection(grid)
+            self._grids.append(grid)
+            # First and last index only, as two cheap labels per axis (see Ticks).
+            self._ticks.append((Ticks(ax, "x", fontsize=8, pad=2), Ticks(ax, "y", fontsize=8, pad=2)))
+            # The dimension each axis stands for, a fixed distance outside the (resizing) panel;
+            # plain texts, so the Axis objects can be hidden (they cost a redraw even without ticks).
+            ax.text(0.5, 0, cols, fontsize=9, ha="center", va="top",
+                    transform=offset_copy(ax.transAxes, fig, y=-12, units="points"))
+            ax.text(0, 0.5, rows, fontsize=9, ha="right", va="center", rotation=90,
+                    transform=offset_copy(ax.transAxes, fig, x=-13, units="points"))
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
 
     def controls(self):
         return [self.units, self.input_dim, self.batch_size, self.activation, self.use_bias]
@@ -59,15 +81,25 @@ class DenseExplorer(Explorer):
     def update(self):
         self.layer, x, y = self.compute()
         titles = [f"x {x.shape}", f"kernel W {self.layer.kernel.shape}", f"y {y.shape}"]
-        for ax, image, data, title in zip(self.axes, self.images, (x, self.layer.kernel, y), titles):
-            image.set_data(data)
-            rows, cols = data.shape
-            image.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
-            ax.set_xlim(-0.5, cols - 0.5)
-            ax.set_ylim(rows - 0.5, -0.5)
-            ax.set_title(title)
+        for ax, image, grid, ticks, data, title in zip(self.axes, self.images, self._grids, self._ticks,
+                                                       (x, self.layer.kernel, y), titles):
+            self._draw_panel(ax, image, grid, ticks, data)
+            ax.set_title(title, y=1.0, fontsize=10)  # y given: no search for a free spot
         self.caption.value = f"<code>{self.formula()}</code> &nbsp; {self.layer.count_params()} parameters"
         self.live.render()
+
+    @staticmethod
+    def _draw_panel(ax, image, grid, ticks, data):
+        rows, cols = data.shape
+        image.set_data(data)
+        image.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
+        ax.set_xlim(-0.5, cols - 0.5)
+        ax.set_ylim(rows - 0.5, -0.5)
+        xs, ys = np.arange(1, cols) - 0.5, np.arange(1, rows) - 0.5
+        grid.set_segments([[(c, -0.5), (c, rows - 0.5)] for c in xs] + [[(-0.5, r), (cols - 0.5, r)] for r in ys])
+        # The first and last index only: the title gives the sizes, the grid the cells.
+        ticks[0].set_values(sorted({0, cols - 1}))
+        ticks[1].set_values(sorted({0, rows - 1}))
 
     def formula(self):
         n, d, u = self.batch_size.value, self.input_dim.value, self.units.value

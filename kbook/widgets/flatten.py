@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from kbook.layers import Flatten
+from kbook.widgets.fast_artists import CellImage, CellLabels
 from kbook.widgets.live_figure import Explorer
 
 
@@ -39,7 +40,7 @@ class FlattenExplorer(Explorer):
         self._build_figure()
         self._watch(self.height, self.width, self.channels, self.stored_as, self.data_format)
         self.update()
-        self.live.figure.set_layout_engine("none")
+        self.live.freeze_layout()
 
     def controls(self):
         return [self.height, self.width, self.channels, self.stored_as, self.data_format]
@@ -49,17 +50,17 @@ class FlattenExplorer(Explorer):
         self.ax_grid, self.ax_flat = fig.subplots(2, 1, height_ratios=[3, 1])
         colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
         self._cmap = ListedColormap(colors).with_extremes(bad="white")
-        for ax in (self.ax_grid, self.ax_flat):
-            ax.set_xticks([])
-            ax.set_yticks([])
-        kw = dict(cmap=self._cmap, vmin=-0.5, vmax=self.MAX_CHANNELS - 0.5, interpolation="nearest")
-        self._grid = self.ax_grid.imshow(np.zeros((1, 1)), **kw)
-        self._flat = self.ax_flat.imshow(np.zeros((1, 1)), aspect="auto", **kw)
-        cells = self.MAX_SIDE * self.MAX_SIDE * self.MAX_CHANNELS
-        self._grid_texts = [self.ax_grid.text(0, 0, "", ha="center", va="center", fontsize=8, color="white")
-                            for _ in range(cells)]
-        self._flat_texts = [self.ax_flat.text(0, 0, "", ha="center", va="center", fontsize=6, color="white")
-                            for _ in range(cells)]
+        for ax in (self.ax_grid, self.ax_flat):  # no ticks: hidden Axis objects cost nothing to draw
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
+        kw = dict(cmap=self._cmap, vmin=-0.5, vmax=self.MAX_CHANNELS - 0.5)  # CellImage: imshow's cells, cheaper
+        self._grid = CellImage(self.ax_grid, np.zeros((1, 1)), **kw)
+        self._flat = CellImage(self.ax_flat, np.zeros((1, 1)), aspect="auto", **kw)
+        # Up to 100 + 60 numbers: one path each rather than one Text per number (see CellLabels).
+        self._grid_labels = CellLabels(fontsize=8, color="white")
+        self._flat_labels = CellLabels(fontsize=6, color="white")
+        self.ax_grid.add_artist(self._grid_labels)
+        self.ax_flat.add_artist(self._flat_labels)
 
     def compute(self):
         """(x as stored, flat vector of the source cells' labels, positions (H, W, C) of each cell)."""
@@ -83,29 +84,19 @@ class FlattenExplorer(Explorer):
         self._grid.set_extent((-0.5, canvas.shape[1] - 0.5, h - 0.5, -0.5))
         self.ax_grid.set_xlim(-0.5, canvas.shape[1] - 0.5)
         self.ax_grid.set_ylim(h - 0.5, -0.5)
-        texts = iter(self._grid_texts)
-        for k in range(c):
-            for i in range(h):
-                for j in range(w):
-                    t = next(texts)
-                    t.set_position((k * (w + 1) + j, i))
-                    t.set_text(str(self.position[i, j, k]))
-                    t.set_visible(True)
-        for t in texts:
-            t.set_visible(False)
+        k, i, j = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
+        self._grid_labels.set_labels(self.position[i, j, k].ravel(),
+                                     np.column_stack([(k * (w + 1) + j).ravel(), i.ravel()]))
         self.ax_grid.set_title(f"x: {h}x{w}, {c} channel(s) (colour = channel); "
-                               "numbers = position in the flat vector", fontsize=9)
+                               "numbers = position in the flat vector", fontsize=9, y=1.0)  # y: no search
         source_channel = self.flat % c
         self._flat.set_data(source_channel[None, :].astype(float))
         n = self.flat.size
         self._flat.set_extent((-0.5, n - 0.5, 0.5, -0.5))
         self.ax_flat.set_xlim(-0.5, n - 0.5)
-        for p, t in enumerate(self._flat_texts):
-            t.set_visible(p < n and n <= 60)
-            if p < n:
-                t.set_position((p, 0))
-                t.set_text(str(p))
-        self.ax_flat.set_title(f"Flatten(data_format='{self.data_format.value}') -> (1, {n})", fontsize=9)
+        shown = n if n <= 60 else 0  # past 60 entries the numbers would overlap
+        self._flat_labels.set_labels(range(shown), np.column_stack([np.arange(shown), np.zeros(shown)]))
+        self.ax_flat.set_title(f"Flatten(data_format='{self.data_format.value}') -> (1, {n})", fontsize=9, y=1.0)
         self.caption.value = html.escape(self.order_sentence())
         self.live.render()
 

@@ -42,6 +42,7 @@ an nbval cell can check); ``set_image(image)``; and the state after each update:
 Extra artists can be made in ``_setup_extra(axes)`` and moved in ``_update_extra()``.
 """
 import html
+from abc import abstractmethod
 
 import ipywidgets as widgets
 import numpy as np
@@ -49,6 +50,7 @@ from matplotlib.patches import Rectangle
 
 from kbook.images import sample_photo
 from kbook.layers.conv_utils import conv_output_length, dilated_size, same_padding
+from kbook.widgets.fast_artists import CellImage, CellLabels
 from kbook.widgets.live_figure import Explorer
 
 _MAX_ANNOTATED = 25  # write the numbers into the middle panel up to 5 x 5 cells
@@ -97,8 +99,7 @@ class SlidingWindowExplorer(Explorer):
         self._build_figure()
         self._watch(window_control, self.strides, self.padding, *self._extras, self.row, self.col)
         self.update()
-        # The layout is solved once; afterwards artists only move, so skip re-solving it.
-        self.live.figure.set_layout_engine("none")
+        self.live.freeze_layout()  # artists only move from now on: no need to re-solve the layout
 
     # --- hooks for subclasses ------------------------------------------------------
 
@@ -110,9 +111,9 @@ class SlidingWindowExplorer(Explorer):
         """The dilation rate of the window (Conv2D's ``dilation_rate``); pooling has none."""
         return 1
 
+    @abstractmethod
     def _compute(self, image, window, strides, padding, dilation):
         """``image`` (H, W) -> output map (H_out, W_out). Raise ValueError for invalid arguments."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _compute().")
 
     def _middle_panel(self, patch):
         """What the middle panel shows: ``(2-D array, title)``. Default: the window's input values."""
@@ -224,23 +225,21 @@ class SlidingWindowExplorer(Explorer):
         fig = self.live.figure
         self.axes = fig.subplots(1, 3, width_ratios=[1.25, 0.75, 1.25])
         ax_in, ax_mid, ax_out = self.axes
-        for ax in self.axes:  # no ticks: tick labels are most of a redraw's cost; titles give sizes
-            ax.set_xticks([])
-            ax.set_yticks([])
-        self._input_artist = ax_in.imshow(self.image, cmap=self._cmap(self.input_cmap),
-                                          interpolation="nearest", vmin=0.0, vmax=1.0)
+        for ax in self.axes:  # no ticks (titles give the sizes): hidden Axis objects cost nothing to draw
+            ax.xaxis.set_visible(False)
+            ax.yaxis.set_visible(False)
+        # CellImage rather than imshow: the same cells, drawn without resampling (see fast_artists).
+        self._input_artist = CellImage(ax_in, self.image, cmap=self._cmap(self.input_cmap), vmin=0.0, vmax=1.0)
         h, w = self.image.shape
         self._border = Rectangle((-0.5, -0.5), w, h, fill=False, ec="#1f77b4", ls="--", lw=1.0)
         self._field = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
         ax_in.add_patch(self._border)
         ax_in.add_patch(self._field)
         self._taps = ax_in.scatter([], [], s=6, c="#d62728", marker="s", linewidths=0)
-        self._middle_artist = ax_mid.imshow(np.zeros((1, 1)), cmap=self._cmap(self.middle_cmap),
-                                            interpolation="nearest")
-        self._middle_texts = [ax_mid.text(0, 0, "", ha="center", va="center", fontsize=7, visible=False)
-                              for _ in range(_MAX_ANNOTATED)]
-        self._output_artist = ax_out.imshow(np.zeros((1, 1)), cmap=self._cmap(self.output_cmap),
-                                            interpolation="nearest")
+        self._middle_artist = CellImage(ax_mid, np.zeros((1, 1)), cmap=self._cmap(self.middle_cmap))
+        self._middle_labels = CellLabels(fontsize=7)  # up to 25 numbers: one path, not 25 Texts
+        ax_mid.add_artist(self._middle_labels)
+        self._output_artist = CellImage(ax_out, np.zeros((1, 1)), cmap=self._cmap(self.output_cmap))
         self._pixel = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
         ax_out.add_patch(self._pixel)
         self._setup_extra(self.axes)
@@ -313,7 +312,7 @@ class SlidingWindowExplorer(Explorer):
         self._taps.set_visible(p["dilation"] > 1)
         self._field.set_visible(self.error is None)
         pad_text = "" if p["padding"] == "valid" else f" + pad \u2191{top} \u2193{bottom} \u2190{left} \u2192{right}"
-        ax.set_title(f"input {h}x{w}{pad_text}", fontsize=9)
+        ax.set_title(f"input {h}x{w}{pad_text}", fontsize=9, y=1.0)  # y given: no search for a free spot
 
     def _patch(self, p):
         """The input values under the selected window's taps (k x k; padding as ``pad_value``)."""
@@ -336,20 +335,18 @@ class SlidingWindowExplorer(Explorer):
         self._middle_artist.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
         ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(rows - 0.5, -0.5)
-        ax.set_title(title, fontsize=9)
-        annotate = data.size <= _MAX_ANNOTATED
+        ax.set_title(title, fontsize=9, y=1.0)
+        if data.size > _MAX_ANNOTATED:
+            self._middle_labels.set_labels([], [])
+            return
         lo, hi = self._middle_artist.get_clim()
-        for i, text in enumerate(self._middle_texts):
-            if annotate and i < data.size:
-                r, c = divmod(i, cols)
-                value = data[r, c]
-                text.set_position((c, r))
-                text.set_text("-" if not np.isfinite(value) else f"{value:.2f}".replace("-0.00", "0.00"))
-                light = np.isfinite(value) and (value - lo) / ((hi - lo) or 1.0) < 0.5
-                text.set_color("white" if light and self.middle_cmap == "gray" else "black")
-                text.set_visible(True)
-            else:
-                text.set_visible(False)
+        texts, colors = [], []
+        for value in data.ravel():
+            texts.append("-" if not np.isfinite(value) else f"{value:.2f}".replace("-0.00", "0.00"))
+            light = np.isfinite(value) and (value - lo) / ((hi - lo) or 1.0) < 0.5
+            colors.append("white" if light and self.middle_cmap == "gray" else "black")
+        r, c = np.divmod(np.arange(data.size), cols)
+        self._middle_labels.set_labels(texts, np.column_stack([c, r]), colors)
 
     def _draw_output(self):
         ax = self.axes[2]
@@ -359,7 +356,7 @@ class SlidingWindowExplorer(Explorer):
             ax.set_xlim(-0.5, 0.5)
             ax.set_ylim(0.5, -0.5)
             self._pixel.set_visible(False)
-            ax.set_title("no output (ValueError)", fontsize=9, color="#d62728")
+            ax.set_title("no output (ValueError)", fontsize=9, color="#d62728", y=1.0)
             return
         rows, cols = self.output.shape
         self._output_artist.set_data(self.output)
@@ -371,7 +368,7 @@ class SlidingWindowExplorer(Explorer):
         self._pixel.set_visible(True)
         value = self.output[self.row.value, self.col.value]
         ax.set_title(f"output {rows}x{cols}; [{self.row.value},{self.col.value}] = {value:.3f}",
-                     fontsize=9, color="black")
+                     fontsize=9, color="black", y=1.0)
 
     def _caption_html(self):
         call = html.escape(self.layer_call())

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Time every explorer in real JupyterLab, in headless Chromium: key press -> new picture shown.
+
+    python3 dev.py browser-bench                   # every explorer, a table
+    python3 dev.py browser-bench --only Dense      # explorers whose class name contains "Dense"
+    python3 dev.py browser-bench --presses 40 --json
+
+Needs Chromium (Debian: ``apt-get install chromium``; elsewhere pass ``--chromium PATH``), so it
+is not part of the tests.  The explorers are the ones the bench cases register
+(``explorer_cases()`` in bench/cases_*.py).  For each, it writes a one-cell notebook that
+shows the explorer, opens it in a JupyterLab started here (127.0.0.1, a fresh token, its own
+settings and workspace folders), runs it, focuses the case's key control and presses a key
+(ArrowRight / ArrowLeft on a slider, ArrowDown / ArrowUp on a dropdown, Space on a checkbox)
+``--presses`` times, waiting for each new picture.  Each time is measured inside the page,
+from the keydown event's timestamp to the first animation frame after the new PNG has
+loaded and decoded; the table also splits it (medians): to the kernel, the kernel's update
+(timed inside the kernel), back to the page, decode and paint.  Goal: median <= 80 ms per
+explorer.  The DevTools protocol is spoken over a websocket (websocket-client, installed with
+jupyter_server), so no browser-driver package is needed.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import websocket
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import bench  # noqa: E402  (the case modules)
+from twins import key_control  # noqa: E402
+
+GOAL_MS = 80
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1400,1000"]
+KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "ArrowDown": 40, "ArrowUp": 38, " ": 32}
+CODES = {" ": "Space"}
+
+# In the page: the keydown timestamps, and when each new picture reached the screen.
+PAGE_PROBE = """
+(() => {
+  const image = document.querySelector('img.kbook-bench-image');
+  window.__kbook = {keys: [], arrived: [], shown: []};
+  if (!window.__kbookKeys) {  // once per page: every explorer's presses go to the current record
+    window.__kbookKeys = true;
+    window.addEventListener('keydown', e => window.__kbook.keys.push(e.timeStamp), true);
+  }
+  new MutationObserver(() => window.__kbook.arrived.push(performance.now()))
+      .observe(image, {attributes: true, attributeFilter: ['src']});
+  image.addEventListener('load', () => image.decode().catch(() => null).then(
+      () => requestAnimationFrame(() => window.__kbook.shown.push(performance.now()))));
+  const target = document.querySelector(
+      '.kbook-bench-key .noUi-handle, .kbook-bench-key select, .kbook-bench-key input[type=checkbox]');
+  target.focus();
+  return document.activeElement === target;
+})()
+"""
+
+
+def wait_in_page(condition, timeout_ms):
+    """JavaScript that waits (polling every 10 ms) until ``condition`` is truthy, then returns it."""
+    return f"""
+new Promise((resolve, reject) => {{
+  const start = performance.now();
+  (function poll() {{
+    let value = null;
+    try {{ value = {condition}; }} catch (e) {{}}
+    if (value) resolve(typeof value === 'object' ? true : value);  // objects do not cross over
+    else if (performance.now() - start > {timeout_ms}) reject(new Error('timed out: ' + {json.dumps(condition)}));
+    else setTimeout(poll, 10);
+  }})();
+}})
+"""
+
+
+class Page:
+    """A Chromium tab driven over the DevTools protocol (a websocket; no driver package needed)."""
+
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=300, suppress_origin=True)
+        self.last_id = 0
+
+    def call(self, method, **params):
+        self.last_id += 1
+        self.ws.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.last_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
+        return result["result"].get("value")
+
+    def press(self, key):
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=CODES.get(key, key),
+                      windowsVirtualKeyCode=KEYS[key], text=key if kind == "keyDown" and key == " " else "")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_url(url, seconds, process):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def start_lab(folder, port, token):
+    """JupyterLab on 127.0.0.1 with its own config, settings, workspaces and runtime folders."""
+    config = folder / "config"
+    config.mkdir()
+    (config / "jupyter_lab_config.py").write_text(
+        "c.ServerApp.ip = '127.0.0.1'\n"
+        f"c.ServerApp.port = {port}\n"
+        "c.ServerApp.port_retries = 0\n"
+        "c.ServerApp.open_browser = False\n"
+        f"c.ServerApp.root_dir = {str(folder / 'notebooks')!r}\n"
+        f"c.ServerApp.allow_root = {hasattr(os, 'geteuid') and os.geteuid() == 0}\n"
+        f"c.IdentityProvider.token = {token!r}\n"
+        "c.LabApp.expose_app_in_browser = True\n"    # window.jupyterapp: run the cell from here
+        "c.LabApp.news_url = None\n"                 # nothing fetched from the internet
+        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n")
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"))
+    log = open(folder / "lab.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "jupyter", "lab"], env=env, stdout=log, stderr=log,
+                               cwd=folder)
+    wait_for_url(f"http://127.0.0.1:{port}/api/status?token={token}", 120, process)
+    return process
+
+
+def start_chromium(executable, folder):
+    profile = folder / "chromium"
+    process = subprocess.Popen([executable, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
+                                "--remote-debugging-port=0", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (profile / "DevToolsActivePort").exists() or not (profile / "DevToolsActivePort").read_text():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{executable} did not start its DevTools server")
+        time.sleep(0.1)
+    port = (profile / "DevToolsActivePort").read_text().split()[0]
+    targets = wait_for_url(f"http://127.0.0.1:{port}/json/list", 30, process)
+    page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
+    page.call("Emulation.setFocusEmulationEnabled", enabled=True)  # headless: focus and key events as if shown
+    return process, page
+
+
+# Each update's start and end (epoch seconds), appended to a file: where the time goes.
+TIMED_UPDATE = """import time
+_log, _update = open({log!r}, "a"), explorer.update
+def _timed_update():
+    start = time.time()
+    _update()
+    print(start, time.time(), file=_log, flush=True)
+explorer.update = _timed_update
+"""
+
+
+def write_notebook(folder, case, control):
+    """A one-cell notebook showing the explorer, its key control and image tagged for the page."""
+    cls = type(case["explorer"])
+    log = folder / f"{cls.__name__}.updates"
+    source = (f"from {cls.__module__} import {cls.__name__}\n"
+              f"explorer = {cls.__name__}()\n"
+              f"explorer.{control}.add_class('kbook-bench-key')\n"
+              "explorer.live.image.add_class('kbook-bench-image')\n"
+              + TIMED_UPDATE.format(log=str(log)) +
+              "explorer")
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "explorer", "metadata": {},
+                           "outputs": [], "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    path = folder / "notebooks" / f"{cls.__name__}.ipynb"
+    path.write_text(json.dumps(notebook))
+    return path.name, log
+
+
+# The open notebook's panel (found by its path: a headless page has no focused "current" widget).
+PANEL = ("(Array.from(window.jupyterapp.shell.widgets('main'))"
+         ".find(w => w.context && w.context.path === {name!r}))")
+
+
+def open_and_run(page, url, name):
+    """Open the notebook (the first by loading JupyterLab, the next ones inside it: leaving a page
+    with a running kernel asks for confirmation), wait for its kernel, run it."""
+    if page.evaluate("!!window.jupyterapp"):
+        page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {name!r}}}).then(() => true)")
+    else:
+        page.call("Page.navigate", url=url)
+    panel = PANEL.format(name=name)
+    page.evaluate(wait_in_page(f"window.jupyterapp && {panel} && {panel}.sessionContext", 120_000))
+    page.evaluate(f"(async () => {{ const panel = {panel}; await panel.context.ready;"
+                  " await panel.sessionContext.ready; window.jupyterapp.shell.activateById(panel.id);"
+                  " return true; })()")
+    page.evaluate(wait_in_page(f"{panel}.sessionContext.session.kernel.status === 'idle'", 120_000))
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+    page.evaluate(wait_in_page("(document.querySelector('img.kbook-bench-image') || {}).naturalWidth > 0"
+                               " && document.querySelector('.kbook-bench-key')", 120_000))
+
+
+def close(page, name):
+    """Shut the notebook's kernel down and drop its panel (disposing asks no question about saving)."""
+    page.evaluate(f"(async () => {{ const panel = {PANEL.format(name=name)};"
+                  " await panel.sessionContext.shutdown(); panel.dispose(); return true; })()")
+
+
+def measure(page, keys, presses, log, warmup=3):
+    """One record per press after ``warmup`` unmeasured ones, in ms: ``shown`` (key press -> new
+    picture on screen) and its parts: ``to_kernel`` (-> the kernel starts the update), ``kernel``
+    (the update: compute, render, PNG), ``to_page`` (-> the PNG handed to the <img>), ``paint``
+    (-> decoded and on screen)."""
+    if not page.evaluate(PAGE_PROBE):
+        raise RuntimeError("could not focus the key control")
+    origin = page.evaluate("performance.timeOrigin")  # page times + origin = epoch ms, as the kernel's
+    presses_seen = []
+    for i in range(warmup + presses):
+        page.press(keys[i % 2])
+        key = page.evaluate(wait_in_page(f"window.__kbook.keys[{i}]", 10_000))
+        shown = page.evaluate(wait_in_page(f"window.__kbook.shown.find(t => t > {key})", 10_000))
+        arrived = page.evaluate(f"window.__kbook.arrived.find(t => t > {key})")
+        time.sleep(0.15)  # let any trailing messages (the caption, the slider's echo) settle
+        if i >= warmup:
+            presses_seen.append((origin + key, origin + arrived, origin + shown))
+    updates = [tuple(float(t) * 1e3 for t in line.split()) for line in log.read_text().splitlines()]
+    records = []
+    for key, arrived, shown in presses_seen:
+        start, end = next((s, e) for s, e in updates if s >= key - 1)  # the update this press started
+        records.append({"shown": shown - key, "to_kernel": start - key, "kernel": end - start,
+                        "to_page": arrived - end, "paint": shown - arrived})
+    return records
+
+
+def run(cases, executable, presses):
+    results = []
+    with tempfile.TemporaryDirectory(prefix="kbook-browser-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "notebooks").mkdir()
+        port, token = free_port(), secrets.token_hex(16)
+        lab = start_lab(folder, port, token)
+        chromium = None
+        try:
+            chromium, page = start_chromium(executable, folder)
+            for case in cases:
+                control, keys = key_control(case)
+                name, log = write_notebook(folder, case, control)
+                open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
+                records = measure(page, keys, presses, log)
+                close(page, name)
+                times = [r["shown"] for r in records]
+                median = statistics.median(times)
+                results.append({"explorer": type(case["explorer"]).__name__, "control": control,
+                                "presses": len(times), "median_ms": median,
+                                "p90_ms": statistics.quantiles(times, n=10)[-1] if len(times) > 1 else median,
+                                "parts_median_ms": {part: statistics.median(r[part] for r in records)
+                                                    for part in ("to_kernel", "kernel", "to_page", "paint")},
+                                "goal_ms": GOAL_MS, "ok": median <= GOAL_MS})
+                print(f"  {results[-1]['explorer']}: median {median:.1f} ms", file=sys.stderr, flush=True)
+        finally:
+            for process in (chromium, lab):
+                if process is not None:
+                    process.terminate()
+                    try:
+                        process.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="explorers whose class name contains this")
+    parser.add_argument("--presses", type=int, default=25, help="measured key presses per explorer")
+    parser.add_argument("--chromium", default=None, help="the Chromium / Chrome executable")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+
+    executable = args.chromium or next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if executable is None:
+        print("No Chromium found: install it (Debian: apt-get install chromium) or pass --chromium PATH.")
+        return 2
+    cases = [case for module in bench.CASE_MODULES for case in getattr(module, "explorer_cases", list)()
+             if args.only in type(case["explorer"]).__name__]
+    results = run(cases, executable, args.presses)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print("key press -> picture shown, median ms; its parts (medians): to kernel, kernel update, to page, paint")
+        print(f"{'explorer':<22} {'key control':<16} {'shown':>6} {'p90':>6} {'goal':>6}  ok   "
+              f"{'to kernel':>9} {'kernel':>7} {'to page':>7} {'paint':>6}")
+        for r in results:
+            parts = r["parts_median_ms"]
+            print(f"{r['explorer']:<22} {r['control']:<16} {r['median_ms']:6.1f} {r['p90_ms']:6.1f} "
+                  f"{'<=' + str(r['goal_ms']):>6}  {'yes' if r['ok'] else 'NO ':<3}  {parts['to_kernel']:9.1f} "
+                  f"{parts['kernel']:7.1f} {parts['to_page']:7.1f} {parts['paint']:6.1f}")
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

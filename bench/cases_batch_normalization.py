@@ -1,0 +1,40 @@
+"""BatchNormalization on (32, 64, 64, 32) float32: forward in training and in inference mode, and
+forward + backward in training mode (the gradient through the batch mean and variance)."""
+import numpy as np
+
+from kbook.check import import_tensorflow, keras_twin
+
+from kbook.layers import BatchNormalization
+
+
+def cases():
+    tf = import_tensorflow()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 64, 64, 32)).astype("float32")
+    dy = rng.standard_normal(x.shape).astype("float32")
+    layer = BatchNormalization()
+    layer(x)
+    twin = keras_twin(layer)
+    twin.build(x.shape)
+    twin.set_weights(layer.get_weights())
+    x_tf, dy_tf = tf.constant(x), tf.constant(dy)
+
+    def kbook_train_step():
+        layer(x, training=True)
+        return layer.backward(dy)
+
+    def keras_train_step():
+        with tf.GradientTape() as tape:
+            tape.watch(x_tf)
+            y = twin(x_tf, training=True)
+        return tape.gradient(y, [x_tf] + list(twin.weights), output_gradients=dy_tf)
+
+    name = "BatchNormalization (32,64,64,32)"
+    return [
+        {"name": f"{name} forward training", "kbook": lambda: layer(x, training=True),
+         "keras": lambda: twin(x_tf, training=True), "goal": 1.5},
+        {"name": f"{name} forward inference", "kbook": lambda: layer(x, training=False),
+         "keras": lambda: twin(x_tf, training=False), "goal": 1.5},
+        {"name": f"{name} fwd+bwd vs GradientTape", "kbook": kbook_train_step,
+         "keras": keras_train_step, "goal": 2.0},
+    ]
