@@ -1,6 +1,9 @@
 """BatchNormalization on (32, 64, 64, 32) float32: forward in training and in inference mode, and
-forward + backward in training mode (the gradient through the batch mean and variance)."""
+forward + backward in training mode (the gradient through the batch mean and variance); and the
+chapter's explorer (one control change: statistics, histograms and curves redrawn; goal <= 30 ms)."""
 import numpy as np
+
+from twins import explorer_case
 
 from kbook.check import import_tensorflow, keras_twin
 
@@ -38,3 +41,15 @@ def cases():
         {"name": f"{name} fwd+bwd vs GradientTape", "kbook": kbook_train_step,
          "keras": keras_train_step, "goal": 2.0},
     ]
+
+
+def explorer_cases():
+    from kbook.widgets.batch_normalization import BatchNormalizationExplorer
+
+    # A step move reuses the moving-statistics curves; momentum and batch_size recompute them
+    # (1000 steps); batch_size 64 is the largest batch to histogram.
+    moves = [("step", 1000), ("training", False), ("batch_size", 64), ("momentum", 0.9), ("step", 10),
+             ("epsilon", 1.0), ("batch_size", 1), ("training", True), ("step", 500), ("epsilon", 1e-3),
+             ("momentum", 0.99), ("batch_size", 16)]
+    return [explorer_case("explorer BatchNormalizationExplorer update (ms)", BatchNormalizationExplorer(), moves,
+                          key_control="step")]

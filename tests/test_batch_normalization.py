@@ -358,3 +358,189 @@ def test_non_contiguous_inputs(rng):
         expected = BatchNormalization(dtype="float64")
         assert np.array_equal(y, expected(np.ascontiguousarray(x), training=True))
         assert np.array_equal(dx, expected.backward(np.ascontiguousarray(x)))
+
+
+# --- chapter 9's explorer (kbook/widgets/batch_normalization.py) ---------------------------------
+
+from kbook.exercises import batch_normalization as ex  # noqa: E402
+from kbook.exercises.checker import CORRECT, TODO, WRONG  # noqa: E402
+from kbook.widgets import batch_normalization as bn_widgets  # noqa: E402
+
+PNG = b"\x89PNG"
+
+
+def test_crop_batches_statistics_are_those_of_the_batches():
+    maps = np.random.default_rng(1).normal(0.3, 2.0, (20, 24, 3))
+    data = bn_widgets.CropBatches(maps, crop=5, max_steps=7, max_batch=6, seed=2)
+    for batch_size in (1, 4, 6):
+        means, variances = data.statistics(batch_size)
+        for step in (1, 4, 7):
+            batch = data.batch(step, batch_size)
+            assert batch.shape == (batch_size, 5, 5, 3)
+            np.testing.assert_allclose(means[step - 1], batch.mean(axis=(0, 1, 2)), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(variances[step - 1], batch.var(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
+    assert (data.batch(3, 4) == data.batch(3, 6)[:4]).all()          # a larger batch only adds crops
+    windows = np.stack([maps[r:r + 5, c:c + 5] for r in range(16) for c in range(20)])
+    np.testing.assert_allclose(data.data_mean, windows.mean(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(data.data_variance, windows.var(axis=(0, 1, 2)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.99])
+def test_moving_statistics_are_the_layers_after_each_step(momentum):
+    data = bn_widgets.CropBatches(bn_widgets.feature_maps(48), crop=8, max_steps=12, max_batch=4)
+    means, variances = data.statistics(4)
+    mean_curve, variance_curve = bn_widgets.moving_statistics(means, variances, momentum, 12)
+    layer = BatchNormalization(momentum=momentum, dtype="float64")
+    np.testing.assert_array_equal(mean_curve[0], 0.0)
+    np.testing.assert_array_equal(variance_curve[0], 1.0)
+    for step in range(1, 13):
+        layer(data.batch(step, 4), training=True)
+        assert relative_error(mean_curve[step], layer.moving_mean) <= 1e-13
+        assert relative_error(variance_curve[step], layer.moving_variance) <= 1e-12
+
+
+def test_feature_maps_differ_in_place_and_scale():
+    maps = bn_widgets.feature_maps(64)
+    assert maps.shape == (64, 64, len(bn_widgets.CHANNELS))
+    means, stds = maps.mean(axis=(0, 1)), maps.std(axis=(0, 1))
+    assert abs(means[0]) < 0.01 and means[-1] > 0.2          # an edge detector near 0, the blur at the photo's mean
+    assert stds.max() > 4 * stds.min()
+
+
+@pytest.fixture(scope="module")
+def bn_explorer():
+    return bn_widgets.BatchNormalizationExplorer(max_steps=200)
+
+
+def test_explorer_controls_redraw_once_and_change_the_summary(bn_explorer):
+    e = bn_explorer
+    assert e.summary().startswith("momentum=0.99, epsilon=1e-03, batch_size=16, training=True, step=0\n")
+    for control, value, expected in [("step", 200, "step=200"), ("training", False, "training=False"),
+                                     ("batch_size", 64, "batch_size=64"), ("momentum", 0.9, "momentum=0.9,"),
+                                     ("epsilon", 1e-5, "epsilon=1e-05")]:
+        before, figure = e.live.renders, e.live.figure
+        getattr(e, control).value = value
+        assert e.live.renders == before + 1 and e.live.figure is figure
+        assert expected in e.summary().splitlines()[0]
+    assert bytes(e.live.image.value).startswith(PNG)
+    assert len(e.summary().splitlines()) == 2 + len(bn_widgets.CHANNELS)
+
+
+def test_explorer_output_is_the_layers_in_both_modes(bn_explorer):
+    e = bn_explorer
+    e.momentum.value, e.epsilon.value, e.batch_size.value, e.step.value = 0.99, 1e-3, 16, 0
+    e.training.value = False
+    # no step yet: moving mean 0, variance 1, so inference mode returns x / sqrt(1 + epsilon)
+    np.testing.assert_allclose(e.output, e.batch / np.sqrt(1 + 1e-3), rtol=1e-12)
+    e.training.value = True
+    flat = e.output.reshape(-1, len(bn_widgets.CHANNELS))
+    np.testing.assert_allclose(flat.mean(axis=0), 0.0, atol=1e-12)
+    variance = e.batch.reshape(flat.shape).var(axis=0)
+    np.testing.assert_allclose(flat.std(axis=0), np.sqrt(variance / (variance + 1e-3)), rtol=1e-9)
+    e.step.value = 150
+    assert (e.moving_mean == e.mean_curve[150]).all() and (e.moving_variance == e.variance_curve[150]).all()
+    assert (e.batch == e.data.batch(150, 16)).all()
+
+
+def test_explorer_moving_statistics_approach_the_data(bn_explorer):
+    e = bn_explorer
+    e.momentum.value, e.batch_size.value, e.step.value = 0.9, 64, 200      # 0.9 ** 200: the start is forgotten
+    np.testing.assert_allclose(e.moving_mean, e.data.data_mean, rtol=0.1, atol=0.01)
+    np.testing.assert_allclose(e.moving_variance, e.data.data_variance, rtol=0.25)
+    e.batch_size.value = 1                                   # one crop: the variance between crops is never seen
+    assert e.moving_variance[-1] < 0.75 * e.data.data_variance[-1]
+
+
+# --- chapter 9's exercises (kbook/exercises/batch_normalization.py) ------------------------------
+
+def test_non_trainable_params():
+    assert ex.non_trainable_params(128).status == CORRECT
+    assert ex.non_trainable_params(128.0).status == CORRECT
+    assert ex.non_trainable_params(None).status == TODO
+    for answer, hint in [(256, "all four"), (64, "a mean and a variance"), (0, "non-trainable"), (True, "Which of"),
+                         ("many", "a number")]:
+        verdict = ex.non_trainable_params(answer)
+        assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
+
+
+def test_non_trainable_params_agrees_with_the_layer():
+    layer = BatchNormalization()
+    layer.build((2, 5, 5, ex.CHANNELS))
+    assert ex.non_trainable_params(sum(w.size for w in layer.non_trainable_weights)).status == CORRECT
+
+
+def test_inference_output_agrees_with_the_layer():
+    p = ex.INFERENCE
+    layer = BatchNormalization(epsilon=p["epsilon"], dtype="float64")
+    layer.build((1, 1))
+    layer.set_weights([np.array([p[k]]) for k in ("gamma", "beta", "moving_mean", "moving_variance")])
+    value = float(layer(np.array([[p["x"]]]), training=False)[0, 0])
+    assert ex.inference_output(value).status == CORRECT
+    assert ex.inference_output(np.float32(value)).status == CORRECT
+
+
+def test_inference_output_names_the_mistake():
+    assert ex.inference_output(None).status == TODO
+    for answer, hint in [(8.5, "divides by the variance"), (4.0, "beta is missing"), (2.5, "gamma is missing"),
+                         (2 / np.sqrt(0.249) + 0.5, "epsilon is missing"), (0.5, "moving_mean and moving_variance"),
+                         (5.0, "beta is added after gamma"), (3.0, "y = gamma")]:
+        verdict = ex.inference_output(answer)
+        assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
+
+
+def test_steps_to_cover_agrees_with_the_layer():
+    layer = BatchNormalization(momentum=ex.MOMENTUM, dtype="float64")
+    x = np.full((2, 1), 10.0)                 # batch mean 10: the moving mean goes 0 -> 10
+    steps = 0
+    while True:
+        layer(x, training=True)
+        steps += 1
+        if layer.moving_mean[0] >= 9.0:
+            break
+    assert ex.steps_to_cover(steps).status == CORRECT
+    for answer, hint in [(steps - 1, "One short"), (90, "remaining"), (100, "63%"), (22, "0.9's answer"),
+                         (229.1, "whole number"), (None, "")]:
+        verdict = ex.steps_to_cover(answer)
+        assert verdict.status == (TODO if answer is None else WRONG) and hint in verdict.message, (answer, verdict)
+
+
+def test_batch_norm_forward_accepts_the_layers_computation_and_in_place_functions():
+    def with_the_layer(x, gamma, beta, epsilon):
+        layer = BatchNormalization(epsilon=epsilon, dtype="float64")
+        layer.build(x.shape)
+        layer.set_weights([gamma, beta, np.zeros_like(gamma), np.ones_like(gamma)])
+        return layer(x, training=True)
+
+    def in_place(x, gamma, beta, epsilon):             # modifies its arguments: the checker passes copies
+        x -= x.mean(axis=(0, 1, 2))
+        x /= np.sqrt(x.var(axis=(0, 1, 2)) + epsilon)
+        gamma *= 1.0
+        return gamma * x + beta
+
+    assert ex.batch_norm_forward(with_the_layer).status == CORRECT
+    assert ex.batch_norm_forward(in_place).status == CORRECT
+    assert ex.batch_norm_forward(lambda x, g, b, e: None).status == TODO
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda x, g, b, e: g * (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2), ddof=1) + e) + b, "ddof=1"),
+    (lambda x, g, b, e: g * (x - x.mean()) / np.sqrt(x.var() + e) + b, "one mean and one variance"),
+    (lambda x, g, b, e: g * (x - x.mean((1, 2, 3), keepdims=True)) / np.sqrt(x.var((1, 2, 3), keepdims=True) + e) + b,
+     "LayerNormalization"),
+    (lambda x, g, b, e: g * (x - x.mean((1, 2), keepdims=True)) / np.sqrt(x.var((1, 2), keepdims=True) + e) + b,
+     "instance normalisation"),
+    (lambda x, g, b, e: g * (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2))) + b, "epsilon is missing"),
+    (lambda x, g, b, e: g * (x - x.mean((0, 1, 2))) / (np.sqrt(x.var((0, 1, 2))) + e) + b, "inside the square root"),
+    (lambda x, g, b, e: (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + e), "gamma and beta are not applied"),
+    (lambda x, g, b, e: x, "Per channel"),
+    (lambda x, g, b, e: 1 / 0, "ZeroDivisionError"),
+])
+def test_batch_norm_forward_names_the_mistake(mistake, hint):
+    verdict = ex.batch_norm_forward(mistake)
+    assert verdict.status == WRONG and hint in verdict.message, verdict
+
+
+def test_checkers_do_not_reveal_the_answer_in_their_hints():
+    assert "128" not in ex.non_trainable_params(64).message
+    assert "4.5" not in ex.inference_output(4.0).message
+    assert "230" not in ex.steps_to_cover(100).message
