@@ -4,7 +4,8 @@
     python3 dev.py lab       set up (first time) and open the book in JupyterLab
     python3 dev.py setup     only set up .venv (then `source .venv/bin/activate && pytest --nbval`)
     python3 dev.py test      set up (if needed) and run every test, notebooks included
-    python3 dev.py slides    build each chapter as a reveal.js deck in build/slides/
+    python3 dev.py slides    build each chapter as a self-contained reveal.js deck in build/slides/
+    python3 dev.py slides-check    open the decks and the live slideshow in headless Chromium
     python3 dev.py execute   re-run the notebooks top to bottom and store their outputs
     python3 dev.py bench     time kbook against tf.keras (pass --json for JSON)
     python3 dev.py browser-bench   time each explorer in JupyterLab in headless Chromium
@@ -84,10 +85,9 @@ def test_command(python, extra):
     return [str(python), "-m", "pytest", "--nbval", *workers, *extra]
 
 
-def slides_command(python):
-    notebooks = sorted(str(p.relative_to(ROOT)) for p in BOOK.glob("*.ipynb"))
-    return [str(python), "-m", "jupyter", "nbconvert", "--to", "slides",
-            "--output-dir", "build/slides", *notebooks]
+def slides_command(python, notebooks):
+    # slides/build.py inlines the vendored reveal.js: the decks open offline, from file://.
+    return [str(python), str(ROOT / "slides" / "build.py"), *notebooks]
 
 
 def execute_command(python, notebooks):
@@ -98,7 +98,8 @@ def execute_command(python, notebooks):
 
 
 def main(argv):
-    if not argv or argv[0] not in {"lab", "setup", "test", "slides", "execute", "bench", "browser-bench"}:
+    commands = {"lab", "setup", "test", "slides", "slides-check", "execute", "bench", "browser-bench"}
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
@@ -110,7 +111,9 @@ def main(argv):
     elif command == "test":
         args = test_command(python, extra)
     elif command == "slides":
-        args = slides_command(python)
+        args = slides_command(python, extra)
+    elif command == "slides-check":
+        args = [str(python), str(ROOT / "slides" / "check.py"), *extra]
     elif command == "execute":
         args = execute_command(python, extra)
     elif command == "browser-bench":

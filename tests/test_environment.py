@@ -87,25 +87,6 @@ def test_tensorflow_import_after_kbook_prints_nothing():
     assert out.stdout == "" and out.stderr == ""
 
 
-def test_slides_build_one_section_per_slide(tmp_path):
-    import nbformat
-    from nbconvert import SlidesExporter
-
-    path = ROOT / "book" / "01_dense.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    slides = sum(c.metadata["slideshow"]["slide_type"] == "slide" for c in nb.cells)
-    body, _ = SlidesExporter().from_notebook_node(nb)
-    assert body.count('<section') >= slides > 3
-    assert "reveal" in body.lower()
-
-
-def test_live_slideshow_extension_is_installed():
-    import jupyterlab_rise  # noqa: F401  (present chapters as live slides: Alt+R in JupyterLab)
-
-    labextension = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-rise" / "package.json"
-    assert labextension.exists()
-
-
 def collected(command):
     out = subprocess.run(command + ["--nbval", "--collect-only", "-q"], cwd=ROOT, capture_output=True,
                          text=True, env=quiet_free_env())
