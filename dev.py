@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for readers, authors and CI.  Needs only Python 3.10+.
 
-    python3 dev.py lab       set up (first time) and open the book in JupyterLab
+    python3 dev.py lab       set up (first time) and open your copy of the book (my-book/) in JupyterLab
     python3 dev.py setup     only set up .venv (then `source .venv/bin/activate && pytest --nbval`)
     python3 dev.py test      set up (if needed) and run every test, notebooks included
     python3 dev.py slides    build each chapter as a self-contained reveal.js deck in build/slides/
@@ -15,7 +15,9 @@ the versions pinned in constraints.txt, so stored notebook outputs reproduce.
 It reinstalls only when pyproject.toml or constraints.txt change.
 """
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,9 @@ VENV = ROOT / ".venv"
 STAMP = VENV / "kbook-install.sha256"
 BOOK = ROOT / "book"
 PREFACE = BOOK / "00_preface.ipynb"
+# The reader's own copy of the book: exercises filled in there never touch book/ (which the tests
+# run) and never conflict with a `git pull`.  Git-ignored.
+WORKSPACE = ROOT / "my-book"
 
 
 def venv_python():
@@ -59,23 +64,70 @@ def setup():
     return python
 
 
-def quiet_tf_env():
-    # TensorFlow reads these once at import; both are needed for a silent import.
+def quiet_tf_env(benchmark=False):
+    # TensorFlow reads these once at import; both are needed for a silent import.  A benchmark
+    # compares against TensorFlow as users get it (oneDNN on), so it keeps oneDNN's default.
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if not benchmark:
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
 
 
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def sync_workspace(book=BOOK, workspace=WORKSPACE):
+    """Bring the reader's copy of the book up to date without ever overwriting the reader's work.
+
+    A chapter not in ``workspace`` yet is copied in.  A chapter the reader has not changed since it
+    was copied follows book/ when book/ has a newer version; one the reader changed is kept, and
+    reported under "kept" so the reader knows a newer version is in book/.  What each copy was
+    when copied is recorded (a digest per chapter) in ``workspace/.kbook-copies.json``.
+    Returns {"copied": [...], "updated": [...], "kept": [...]} (chapter file names).
+    """
+    workspace.mkdir(exist_ok=True)
+    record_file = workspace / ".kbook-copies.json"
+    record = json.loads(record_file.read_text()) if record_file.exists() else {}
+    report = {"copied": [], "updated": [], "kept": []}
+    for source in sorted(book.glob("*.ipynb")):
+        target, latest = workspace / source.name, _digest(source)
+        if not target.exists():
+            report["copied"].append(source.name)
+        elif record.get(source.name) == latest or _digest(target) == latest:
+            record[source.name] = latest  # already the latest version
+            continue
+        elif record.get(source.name) == _digest(target):
+            report["updated"].append(source.name)  # untouched by the reader: safe to replace
+        else:
+            report["kept"].append(source.name)
+            continue
+        shutil.copyfile(source, target)
+        record[source.name] = latest
+    record_file.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return report
+
+
+def print_workspace_report(report):
+    rel = WORKSPACE.relative_to(ROOT)
+    if report["copied"]:
+        print(f"Copied {len(report['copied'])} chapters to {rel}/ (your copy: edit and run freely there).")
+    for name in report["updated"]:
+        print(f"Updated {rel}/{name} to the book's newer version (you had not changed it).")
+    for name in report["kept"]:
+        print(f"Kept your {rel}/{name}; the book has a newer version in book/{name}.")
+
+
 def lab_command(python):
-    """JupyterLab on localhost only, with its token auth left on (the default)."""
+    """JupyterLab on localhost only, with its token auth left on (the default), at the reader's preface."""
     command = [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers often run as root; Jupyter refuses that unless asked. Still localhost + token.
         command.append("--allow-root")
-    return command + [str(PREFACE.relative_to(ROOT))]
+    return command + [str((WORKSPACE / PREFACE.name).relative_to(ROOT))]
 
 
 def test_command(python, extra):
@@ -107,6 +159,7 @@ def main(argv):
     if command == "setup":
         return 0
     if command == "lab":
+        print_workspace_report(sync_workspace())
         args = lab_command(python)
     elif command == "test":
         args = test_command(python, extra)
@@ -120,7 +173,8 @@ def main(argv):
         args = [str(python), str(ROOT / "bench" / "browser.py"), *extra]
     else:
         args = [str(python), str(ROOT / "bench" / "bench.py"), *extra]
-    return subprocess.run(args, cwd=ROOT, env=quiet_tf_env()).returncode
+    benchmark = command in ("bench", "browser-bench")
+    return subprocess.run(args, cwd=ROOT, env=quiet_tf_env(benchmark)).returncode
 
 
 if __name__ == "__main__":

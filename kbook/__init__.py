@@ -2,7 +2,10 @@
 
 ``import kbook`` never imports TensorFlow; only :mod:`kbook.check` does, when a
 check runs.  Importing kbook first also keeps a later ``import tensorflow`` quiet
-(TensorFlow reads these two variables once, when it is first imported).
+(TensorFlow reads these two variables once, when it is first imported), unless they are
+already set.  ``TF_ENABLE_ONEDNN_OPTS=0`` also turns TensorFlow's oneDNN kernels off, so
+TensorFlow's float32 rounding and speed are those of its plain kernels in such a session
+(the README says so; the benchmarks set it back on, as users get TensorFlow).
 """
 import os
 

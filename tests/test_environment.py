@@ -57,7 +57,7 @@ def test_lab_listens_on_localhost_and_keeps_token_auth():
     command = " ".join(dev.lab_command(Path("python")))
     assert "--ServerApp.ip=127.0.0.1" in command
     assert not re.search(r"token|password|allow_remote|0\.0\.0\.0|disable_check_xsrf", command, re.I)
-    assert command.endswith("00_preface.ipynb")
+    assert command.endswith("00_preface.ipynb")  # the reader's copy of the preface
 
 
 def test_test_command_is_strict_nbval():
@@ -101,3 +101,47 @@ def test_plain_pytest_entry_point_collects_what_python_m_pytest_collects():
     assert plain == collected([sys.executable, "-m", "pytest"])
     assert any("book/03_conv2d.ipynb::Cell" in item for item in plain)
     assert any("tests/test_environment.py::" in item for item in plain)
+
+
+def _chapter(folder, name, text):
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def test_lab_opens_the_readers_copy_which_git_ignores():
+    assert dev.lab_command(Path("python"))[-1] == str(Path("my-book") / "00_preface.ipynb")
+    assert "my-book/" in (ROOT / ".gitignore").read_text().splitlines()
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert "my-book" not in testpaths          # the reader's answers are never tested
+
+
+def test_workspace_copies_once_and_never_overwrites_the_readers_work(tmp_path):
+    book, mine = tmp_path / "book", tmp_path / "my-book"
+    book.mkdir()
+    _chapter(book, "01_dense.ipynb", "v1")
+    _chapter(book, "02_activation.ipynb", "v1")
+    assert dev.sync_workspace(book, mine) == {"copied": ["01_dense.ipynb", "02_activation.ipynb"],
+                                              "updated": [], "kept": []}
+    (mine / "01_dense.ipynb").write_text("the reader's answers")
+    assert dev.sync_workspace(book, mine) == {"copied": [], "updated": [], "kept": []}
+    # The book changes both chapters and gains one: the untouched copy follows, the reader's is kept.
+    _chapter(book, "01_dense.ipynb", "v2")
+    _chapter(book, "02_activation.ipynb", "v2")
+    _chapter(book, "03_conv2d.ipynb", "v1")
+    assert dev.sync_workspace(book, mine) == {"copied": ["03_conv2d.ipynb"], "updated": ["02_activation.ipynb"],
+                                              "kept": ["01_dense.ipynb"]}
+    assert (mine / "01_dense.ipynb").read_text() == "the reader's answers"
+    assert (mine / "02_activation.ipynb").read_text() == "v2"
+    assert (book / "01_dense.ipynb").read_text() == "v2"          # book/ is never written
+
+
+def test_workspace_without_its_record_keeps_what_differs(tmp_path):
+    book, mine = tmp_path / "book", tmp_path / "my-book"
+    book.mkdir()
+    mine.mkdir()
+    _chapter(book, "01_dense.ipynb", "v1")
+    _chapter(book, "02_activation.ipynb", "v1")
+    _chapter(mine, "01_dense.ipynb", "v1")
+    _chapter(mine, "02_activation.ipynb", "work")       # no record: cannot tell, so the reader's file stays
+    assert dev.sync_workspace(book, mine)["kept"] == ["02_activation.ipynb"]
+    assert (mine / "02_activation.ipynb").read_text() == "work"

@@ -14,7 +14,8 @@ from slides import metadata
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
-CHAPTERS = [p for p in NOTEBOOKS if not p.name.startswith("00_")]
+APPENDIX = BOOK / "99_appendix.ipynb"  # the cheat sheet and glossary: reference, not a chapter
+CHAPTERS = [p for p in NOTEBOOKS if not p.name.startswith("00_") and p != APPENDIX]
 SLIDE_TYPES = set(metadata.SLIDE_TYPES)  # or none at all: the cell continues the current slide
 MACHINE_SPECIFIC = re.compile(
     r"(/(?:root|home|tmp|work|Users|var|opt)/|site-packages|[A-Za-z]:\\\\|0x[0-9a-fA-F]{6,}"
@@ -36,6 +37,18 @@ def output_text(output):
 def test_book_has_the_foundation_chapters():
     names = [p.name for p in NOTEBOOKS]
     assert names[:3] == ["00_preface.ipynb", "01_dense.ipynb", "02_activation.ipynb"]
+
+
+def test_preface_links_every_chapter_and_the_appendix():
+    preface = "\n".join(c.source for c in cells(BOOK / "00_preface.ipynb", "markdown"))
+    missing = [p.name for p in CHAPTERS + [APPENDIX] if f"]({p.name})" not in preface]
+    assert not missing, f"the preface's chapter list lacks {missing}"
+
+
+def test_appendix_checks_its_cheat_sheet_against_keras():
+    source = "\n".join(c.source for c in cells(APPENDIX, "code"))
+    outputs = "".join(output_text(o) for c in cells(APPENDIX, "code") for o in c.outputs)
+    assert "tf.keras.layers" in source and "as the table says" in outputs and "DIFFERS" not in outputs
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
