@@ -20,19 +20,13 @@ jupyter_server), so no browser-driver package is needed.
 """
 import argparse
 import json
-import os
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-import websocket
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -41,11 +35,10 @@ sys.path.insert(0, str(BENCH))
 import bench  # noqa: E402  (the case modules)
 from twins import key_control  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from headless import free_port, start_chromium, start_lab, stop, wait_script  # noqa: E402
+
 GOAL_MS = 80
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1400,1000"]
-KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "ArrowDown": 40, "ArrowUp": 38, " ": 32}
-CODES = {" ": "Space"}
 
 # In the page: the keydown timestamps, and when each new picture reached the screen.
 PAGE_PROBE = """
@@ -69,110 +62,8 @@ PAGE_PROBE = """
 
 
 def wait_in_page(condition, timeout_ms):
-    """JavaScript that waits (polling every 10 ms) until ``condition`` is truthy, then returns it."""
-    return f"""
-new Promise((resolve, reject) => {{
-  const start = performance.now();
-  (function poll() {{
-    let value = null;
-    try {{ value = {condition}; }} catch (e) {{}}
-    if (value) resolve(typeof value === 'object' ? true : value);  // objects do not cross over
-    else if (performance.now() - start > {timeout_ms}) reject(new Error('timed out: ' + {json.dumps(condition)}));
-    else setTimeout(poll, 10);
-  }})();
-}})
-"""
-
-
-class Page:
-    """A Chromium tab driven over the DevTools protocol (a websocket; no driver package needed)."""
-
-    def __init__(self, ws_url):
-        self.ws = websocket.create_connection(ws_url, timeout=300, suppress_origin=True)
-        self.last_id = 0
-
-    def call(self, method, **params):
-        self.last_id += 1
-        self.ws.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == self.last_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
-        return result["result"].get("value")
-
-    def press(self, key):
-        for kind in ("keyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=CODES.get(key, key),
-                      windowsVirtualKeyCode=KEYS[key], text=key if kind == "keyDown" and key == " " else "")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_url(url, seconds, process):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def start_lab(folder, port, token):
-    """JupyterLab on 127.0.0.1 with its own config, settings, workspaces and runtime folders."""
-    config = folder / "config"
-    config.mkdir()
-    (config / "jupyter_lab_config.py").write_text(
-        "c.ServerApp.ip = '127.0.0.1'\n"
-        f"c.ServerApp.port = {port}\n"
-        "c.ServerApp.port_retries = 0\n"
-        "c.ServerApp.open_browser = False\n"
-        f"c.ServerApp.root_dir = {str(folder / 'notebooks')!r}\n"
-        f"c.ServerApp.allow_root = {hasattr(os, 'geteuid') and os.geteuid() == 0}\n"
-        f"c.IdentityProvider.token = {token!r}\n"
-        "c.LabApp.expose_app_in_browser = True\n"    # window.jupyterapp: run the cell from here
-        "c.LabApp.news_url = None\n"                 # nothing fetched from the internet
-        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n")
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"))
-    log = open(folder / "lab.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "jupyter", "lab"], env=env, stdout=log, stderr=log,
-                               cwd=folder)
-    wait_for_url(f"http://127.0.0.1:{port}/api/status?token={token}", 120, process)
-    return process
-
-
-def start_chromium(executable, folder):
-    profile = folder / "chromium"
-    process = subprocess.Popen([executable, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
-                                "--remote-debugging-port=0", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (profile / "DevToolsActivePort").exists() or not (profile / "DevToolsActivePort").read_text():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"{executable} did not start its DevTools server")
-        time.sleep(0.1)
-    port = (profile / "DevToolsActivePort").read_text().split()[0]
-    targets = wait_for_url(f"http://127.0.0.1:{port}/json/list", 30, process)
-    page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
-    page.call("Emulation.setFocusEmulationEnabled", enabled=True)  # headless: focus and key events as if shown
-    return process, page
+    """JavaScript that waits (polling every 10 ms: the wait is part of what is timed) until ``condition``."""
+    return wait_script(condition, timeout_ms, poll_ms=10)
 
 
 # Each update's start and end (epoch seconds), appended to a file: where the time goes.
@@ -286,13 +177,8 @@ def run(cases, executable, presses):
                                 "goal_ms": GOAL_MS, "ok": median <= GOAL_MS})
                 print(f"  {results[-1]['explorer']}: median {median:.1f} ms", file=sys.stderr, flush=True)
         finally:
-            for process in (chromium, lab):
-                if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            stop(chromium)
+            stop(lab)
     return results
 
 

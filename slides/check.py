@@ -14,147 +14,25 @@ fresh token, its own settings), presented with jupyterlab-slideshow (`deck:start
 the explorer's slide, and a slider is moved: the explorer's picture must change.  Then every
 chapter is opened (not run) and stepped through in the slideshow to its last slide.
 
-Same approach as bench/browser.py: the DevTools protocol over a websocket (websocket-client).
+The browser and JupyterLab come from headless.py (shared with bench/browser.py).
 """
 import argparse
 import json
-import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-import websocket
 
 SLIDES = Path(__file__).resolve().parent
 ROOT = SLIDES.parent
 sys.path.insert(0, str(ROOT))
 
+from headless import free_port, start_chromium, start_lab, stop  # noqa: E402
 from slides import build, metadata  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1600,900"]
 LIVE_CHAPTER = "01_dense.ipynb"
-
-
-class Page:
-    """A Chromium tab over the DevTools protocol; keeps the events it sees in `self.events`."""
-
-    def __init__(self, ws_url):
-        self.ws = websocket.create_connection(ws_url, timeout=300, suppress_origin=True)
-        self.last_id = 0
-        self.events = []
-
-    def call(self, method, **params):
-        self.last_id += 1
-        self.ws.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == self.last_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            if "method" in message:
-                self.events.append(message)
-
-    def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            raise RuntimeError(details.get("exception", {}).get("description") or details.get("text"))
-        return result["result"].get("value")
-
-    def wait(self, condition, timeout_ms=120_000):
-        """Poll a JavaScript expression every 50 ms until it is truthy."""
-        return self.evaluate(f"""new Promise((resolve, reject) => {{
-          const start = performance.now();
-          (function poll() {{
-            let value = null;
-            try {{ value = {condition}; }} catch (e) {{}}
-            if (value) resolve(typeof value === 'object' ? true : value);
-            else if (performance.now() - start > {timeout_ms}) reject(new Error('timed out: ' + {json.dumps(condition)}));
-            else setTimeout(poll, 50);
-          }})();
-        }})""")
-
-    def errors(self):
-        """JavaScript exceptions and console/log errors seen so far."""
-        found = []
-        for e in self.events:
-            p = e.get("params", {})
-            if e["method"] == "Runtime.exceptionThrown":
-                d = p["exceptionDetails"]
-                found.append(d.get("exception", {}).get("description") or d.get("text"))
-            elif e["method"] == "Runtime.consoleAPICalled" and p.get("type") == "error":
-                found.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-            elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
-                found.append(p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
-        return found
-
-    def requests(self):
-        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
-
-    def drain(self, seconds):
-        """Collect events for a while (console errors that arrive after a page settles)."""
-        self.ws.settimeout(0.1)
-        deadline = time.monotonic() + seconds
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    message = json.loads(self.ws.recv())
-                except websocket.WebSocketTimeoutException:
-                    continue
-                if "method" in message:
-                    self.events.append(message)
-        finally:
-            self.ws.settimeout(300)
-
-
-def start_chromium(executable, folder):
-    profile = folder / "chromium"
-    process = subprocess.Popen([executable, *CHROMIUM_ARGS, f"--user-data-dir={profile}",
-                                "--remote-debugging-port=0", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 60
-    while not port_file.exists() or not port_file.read_text():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError(f"{executable} did not start its DevTools server")
-        time.sleep(0.1)
-    port = port_file.read_text().split()[0]
-    targets = wait_for_json(f"http://127.0.0.1:{port}/json/list", 30, process)
-    page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
-    for domain in ("Runtime", "Log", "Network"):
-        page.call(f"{domain}.enable")
-    page.call("Emulation.setFocusEmulationEnabled", enabled=True)  # headless: focus as if shown
-    return process, page
-
-
-def wait_for_json(url, seconds, process):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def stop(process):
-    if process is not None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 # ---------------------------------------------------------------- static decks
@@ -247,38 +125,6 @@ def check_decks(page, folder, only):
 
 # ---------------------------------------------------------------- live slideshow
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(folder, port, token):
-    """JupyterLab on 127.0.0.1 with its own config, settings, workspaces and runtime folders."""
-    config = folder / "config"
-    config.mkdir()
-    (config / "jupyter_lab_config.py").write_text(
-        "c.ServerApp.ip = '127.0.0.1'\n"
-        f"c.ServerApp.port = {port}\n"
-        "c.ServerApp.port_retries = 0\n"
-        "c.ServerApp.open_browser = False\n"
-        f"c.ServerApp.root_dir = {str(folder / 'notebooks')!r}\n"
-        f"c.ServerApp.allow_root = {hasattr(os, 'geteuid') and os.geteuid() == 0}\n"
-        f"c.IdentityProvider.token = {token!r}\n"
-        "c.LabApp.expose_app_in_browser = True\n"    # window.jupyterapp: drive it from here
-        "c.LabApp.news_url = None\n"
-        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n")
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"),
-               TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
-    log = open(folder / "lab.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "jupyter", "lab"], env=env, stdout=log, stderr=log,
-                               cwd=folder)
-    wait_for_json(f"http://127.0.0.1:{port}/api/status?token={token}", 120, process)
-    return process
-
-
 PANEL = ("(Array.from(window.jupyterapp.shell.widgets('main'))"
          ".find(w => w.context && w.context.path === {name!r}))")
 
@@ -364,7 +210,7 @@ def check_live(page, folder, only):
         shutil.copy(path, notebooks / path.name)
         metadata.normalise_file(notebooks / path.name)  # what the book will hold once normalised
     port, token = free_port(), secrets.token_hex(16)
-    lab = start_lab(folder, port, token)
+    lab = start_lab(folder, port, token, env={"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"})
     ok = True
     try:
         page.call("Page.navigate", url=f"http://127.0.0.1:{port}/lab?token={token}")
@@ -413,7 +259,7 @@ def main(argv=None):
         folder = Path(tmp)
         chromium = None
         try:
-            chromium, page = start_chromium(executable, folder)
+            chromium, page = start_chromium(executable, folder, domains=("Runtime", "Log", "Network"))
             ok = check_decks(page, folder, args.only)
             if not args.no_live:
                 ok &= check_live(page, folder, args.only)
