@@ -10,7 +10,7 @@ is not part of the tests.  The explorers are the ones the bench cases register
 (``explorer_cases()`` in bench/cases_*.py).  For each, it writes a one-cell notebook that
 shows the explorer, opens it in a JupyterLab started here (127.0.0.1, a fresh token, its own
 settings and workspace folders), runs it, focuses the case's key control and presses a key
-(ArrowRight / ArrowLeft on a slider, ArrowDown / ArrowUp on a dropdown, Space on a checkbox)
+(ArrowRight / ArrowLeft on a slider, Space on a checkbox)
 ``--presses`` times, waiting for each new picture.  Each time is measured inside the page,
 from the keydown event's timestamp to the first animation frame after the new PNG has
 loaded and decoded; the table also splits it (medians): to the kernel, the kernel's update

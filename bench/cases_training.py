@@ -67,4 +67,4 @@ def explorer_cases():
              ("optimizer", "momentum"), ("learning_rate", 1.0), ("batch_size", 256), ("optimizer", "adam"),
              ("epochs", 5), ("learning_rate", 0.01), ("batch_size", 32)]
     return [explorer_case("explorer TrainingExplorer update (ms)", TrainingExplorer(), moves,
-                          key_control="optimizer")]
+                          key_control="epochs")]
