@@ -3,7 +3,7 @@ forward + backward in training mode (the gradient through the batch mean and var
 chapter's explorer (one control change: statistics, histograms and curves redrawn; goal <= 30 ms)."""
 import numpy as np
 
-from twins import explorer_case
+from twins import explorer_case, train_steps
 
 from kbook.check import import_tensorflow, keras_twin
 
@@ -20,17 +20,8 @@ def cases():
     twin = keras_twin(layer)
     twin.build(x.shape)
     twin.set_weights(layer.get_weights())
-    x_tf, dy_tf = tf.constant(x), tf.constant(dy)
-
-    def kbook_train_step():
-        layer(x, training=True)
-        return layer.backward(dy)
-
-    def keras_train_step():
-        with tf.GradientTape() as tape:
-            tape.watch(x_tf)
-            y = twin(x_tf, training=True)
-        return tape.gradient(y, [x_tf] + list(twin.weights), output_gradients=dy_tf)
+    x_tf = tf.constant(x)
+    kbook_train_step, keras_train_step = train_steps(layer, twin, x, dy, training=True)
 
     name = "BatchNormalization (32,64,64,32)"
     return [

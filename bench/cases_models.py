@@ -8,6 +8,8 @@ within 10% of the layers' own work).
 """
 import numpy as np
 
+from twins import train_steps
+
 from kbook.check import import_tensorflow, keras_model_twin
 from kbook.layers import Activation, Add, Conv2D, Dense, Flatten, Input, MaxPooling2D
 from kbook.models import Model
@@ -44,17 +46,8 @@ def cases():
     twin = keras_model_twin(model)
     twin.set_weights(model.get_weights())
     dy = rng.standard_normal((64, 10)).astype("float32")
-    x_tf, dy_tf = tf.constant(x), tf.constant(dy)
-
-    def kbook_step():
-        model(x)
-        return model.backward(dy)
-
-    def keras_step():
-        with tf.GradientTape() as tape:
-            tape.watch(x_tf)
-            y = twin(x_tf)
-        return tape.gradient(y, [x_tf] + list(twin.trainable_weights), output_gradients=dy_tf)
+    x_tf = tf.constant(x)
+    kbook_step, keras_step = train_steps(model, twin, x, dy)
 
     plain = by_hand(model)
     return [

@@ -6,34 +6,42 @@ import ipywidgets as widgets
 from kbook.check import import_tensorflow, keras_twin
 
 
+def train_steps(ours, twin, x, dy, training=None):
+    """(kbook step, keras step): forward + backward of ``ours``, and of ``twin`` under ``GradientTape``
+    asking for dL/dx and every trainable weight's gradient, as kbook's backward computes them."""
+    tf = import_tensorflow()
+    x_tf, dy_tf = tf.constant(x), tf.constant(dy)
+
+    def kbook_step():
+        ours(x, training=training)
+        return ours.backward(dy)
+
+    def keras_step():
+        with tf.GradientTape() as tape:
+            tape.watch(x_tf)
+            y = twin(x_tf, training=training)
+        return tape.gradient(y, [x_tf] + list(twin.trainable_weights), output_gradients=dy_tf)
+
+    return kbook_step, keras_step
+
+
 def layer_cases(name, layer, x, dy, forward_goal, backward_goal):
     """Two cases: forward, and forward + backward against forward + ``GradientTape``.
 
-    The twin gets kbook's weights, so both sides do the same arithmetic; the tape
-    asks for dL/dx and every weight gradient, as ``layer.backward`` computes them.
+    The twin gets kbook's weights, so both sides do the same arithmetic.
     """
     tf = import_tensorflow()
     layer(x)
     twin = keras_twin(layer)
     twin.build(x.shape)
     twin.set_weights(layer.get_weights())
-    x_tf, dy_tf = tf.constant(x), tf.constant(dy)
-
-    def kbook_train_step():
-        layer(x)
-        return layer.backward(dy)
-
-    def keras_train_step():
-        with tf.GradientTape() as tape:
-            tape.watch(x_tf)
-            y = twin(x_tf)
-        return tape.gradient(y, [x_tf] + list(twin.weights), output_gradients=dy_tf)
-
+    x_tf = tf.constant(x)
+    kbook_step, keras_step = train_steps(layer, twin, x, dy)
     return [
         {"name": f"{name} forward", "kbook": lambda: layer(x), "keras": lambda: twin(x_tf),
          "goal": forward_goal},
-        {"name": f"{name} fwd+bwd vs GradientTape", "kbook": kbook_train_step,
-         "keras": keras_train_step, "goal": backward_goal},
+        {"name": f"{name} fwd+bwd vs GradientTape", "kbook": kbook_step, "keras": keras_step,
+         "goal": backward_goal},
     ]
 
 
