@@ -249,3 +249,14 @@ def test_checkers_leave_automatic_names_alone():
     ex.residual_model(lambda: None)
     assert Dense(2).name == "dense"
     assert MaxPooling2D().name == "max_pooling2d" and Concatenate().name == "concatenate"
+
+
+def test_explorer_summary_kept_per_setting_is_the_models_own():
+    from kbook.summary import summary_text
+
+    explorer = ModelExplorer(blocks=1, kernel_size=3, padding="same", residual=False)
+    for control, value in [("blocks", 3), ("residual", True), ("blocks", 1), ("residual", False), ("blocks", 3)]:
+        getattr(explorer, control).value = value
+        assert explorer.model_summary() == summary_text(explorer.model)
+        assert "blocks=" + str(explorer.blocks.value) in explorer.call_text()
+    assert len(explorer._summaries) == 4       # (1, no), (3, no), (3, yes), (1, yes): one table per setting
