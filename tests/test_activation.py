@@ -146,3 +146,133 @@ def test_softmax_over_a_size_one_axis_warns_like_keras():
     with pytest.warns(UserWarning, match="has size 1. The softmax operation will always return the value 1"):
         y = activations.softmax(np.array([[3.0], [-2.0]]))
     assert np.array_equal(y, np.ones((2, 1)))
+
+
+# --- chapter 2's exercises (kbook/exercises/activation.py) ---------------------------------------
+
+from kbook.exercises import activation as ex  # noqa: E402
+from kbook.exercises.checker import CORRECT, TODO, WRONG  # noqa: E402
+
+
+def assert_wrong(verdict, hint):
+    assert verdict.status == WRONG and hint in verdict.message, verdict
+
+
+@pytest.mark.parametrize("answer", ["get", " get", "GET", "'get'", "get()"])
+def test_not_an_activation_accepts_get(answer):
+    assert ex.not_an_activation(answer).status == CORRECT
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ("swish", "'swish' is an activation"), ("linear", "'linear' is an activation"), ("gelu", "is an activation"),
+    ("tanh", "Pick one of the notes' names"), (2, "as a string"), (["get"], "as a string"),
+])
+def test_not_an_activation_rejects_the_typical_mistakes(answer, hint):
+    assert_wrong(ex.not_an_activation(answer), hint)
+
+
+def test_not_an_activation_agrees_with_keras(tf):
+    for name in ex.NOTES_LIST:
+        try:
+            tf.keras.activations.get(name)
+        except ValueError:
+            assert ex.not_an_activation(name).status == CORRECT
+        else:
+            assert ex.not_an_activation(name).status == WRONG
+
+
+@pytest.mark.parametrize("answer", [0, 0.0, -0.0, np.float32(0), np.int64(0)])
+def test_relu_slope_at_zero_accepts_zero(answer):
+    assert ex.relu_slope_at_zero(answer).status == CORRECT
+
+
+def test_relu_slope_at_zero_agrees_with_tensorflow(tf):
+    x = tf.constant(0.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.keras.activations.relu(x)
+    assert ex.relu_slope_at_zero(float(tape.gradient(y, x))).status == CORRECT
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (1, "just right of 0"), (0.5, "average"), (float("nan"), "must be a number"), (float("inf"), "must be a number"),
+    (False, "not bool"), ("0", "not str"), (-1, "had to choose"),
+])
+def test_relu_slope_at_zero_rejects_the_typical_mistakes(answer, hint):
+    assert_wrong(ex.relu_slope_at_zero(answer), hint)
+
+
+def softmax_in_place(x):
+    e = x - x.max(axis=-1, keepdims=True)     # a fresh array, worked on in place
+    np.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def softmax_changing_its_input(x):
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x
+
+
+@pytest.mark.parametrize("solution", [
+    lambda x: np.exp(x - x.max(axis=-1, keepdims=True)) / np.exp(x - x.max(axis=-1, keepdims=True)).sum(
+        axis=-1, keepdims=True),
+    softmax_in_place,
+    lambda x: activations.softmax(x),
+    lambda x: Activation("softmax", dtype="float64")(x),                      # float64 out for float32 in
+    lambda x: softmax_in_place(x.astype(np.float32)),                         # float32 answers
+    lambda x: np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True)),     # via log-sum-exp
+])
+def test_stable_softmax_accepts_right_answers(solution):
+    assert ex.stable_softmax(solution).status == CORRECT
+
+
+def test_stable_softmax_accepts_but_reports_a_function_that_changes_its_input():
+    verdict = ex.stable_softmax(softmax_changing_its_input)
+    assert verdict.status == CORRECT and "changed its input" in verdict.message
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True), "overflows"),
+    (lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(axis=-1, keepdims=True), "One maximum"),
+    (lambda x: np.exp(x - x.max(axis=-1, keepdims=True)), "divide each by its row's sum"),
+    (lambda x: np.exp(x - x.min(axis=-1, keepdims=True)) / np.exp(x - x.min(axis=-1, keepdims=True)).sum(
+        axis=-1, keepdims=True), "minimum"),
+    (lambda x: (lambda e: e / e.sum(axis=0, keepdims=True))(np.exp(x - x.max(axis=-1, keepdims=True))), "axis 0"),
+    (lambda x: (lambda e: e / e.sum(axis=0, keepdims=True))(np.exp(x - x.max(axis=0, keepdims=True))), "axis 0"),
+    (lambda x: (lambda e: e / e.sum(axis=-1))(np.exp(x - x.max(axis=-1, keepdims=True))), "keepdims"),
+    (lambda x: (lambda e: e / e.sum(axis=-1, keepdims=True))(np.exp(x - x.max(axis=-1))), "keepdims"),
+    (lambda x: x @ np.ones((2, 2)), "raised"),
+    (lambda x: np.exp(x) / np.exp(x).sum(), "overflowed"),
+    (lambda x: softmax_in_place(x).reshape(-1), "keeps the shape"),
+    (lambda x: np.round(softmax_in_place(x), 3), "pick c per row"),
+    (lambda x: 1 / 0, "ZeroDivisionError"),
+])
+def test_stable_softmax_rejects_the_typical_mistakes(mistake, hint):
+    assert_wrong(ex.stable_softmax(mistake), hint)
+
+
+def test_stable_softmax_placeholder_is_not_answered():
+    assert ex.stable_softmax(lambda x: None).status == TODO
+
+
+@pytest.mark.parametrize("answer", [np.ones(4), [1, 1, 1, 1], (1.0, 1.0, 1.0, 1.0), np.ones(4, dtype=np.float32),
+                                    np.full(4, 1 - 3e-8, dtype=np.float32)])
+def test_softmax_row_sums_accepts_four_ones(answer):
+    assert ex.softmax_row_sums(answer).status == CORRECT
+
+
+def test_softmax_row_sums_agrees_with_the_layer():
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    assert ex.softmax_row_sums(Activation("softmax")(x).sum(axis=-1)).status == CORRECT
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (1, "One number for all rows"), (np.ones(5), "one total per column"), (np.ones((4, 1)), "keepdims"),
+    (np.full(4, 5.0), "sums to one"), (np.ones((4, 5)), "y's shape"), ("ones", "array (or a list)"),
+    (np.zeros(4), "to what total"), (np.full(4, 0.2), "to what total"),
+])
+def test_softmax_row_sums_rejects_the_typical_mistakes(answer, hint):
+    assert_wrong(ex.softmax_row_sums(answer), hint)

@@ -2,6 +2,8 @@
 
 The derivative is kbook's backward pass with dL/dy = 1, the same numbers
 ``tf.GradientTape`` gives (kinks included), so the plot shows what training sees.
+Where a curve jumps (relu' at 0, hard_sigmoid' at +-3, hard_shrink itself at +-0.5)
+the line is broken rather than joined by a steep segment that is not there.
 """
 import ipywidgets as widgets
 import numpy as np
@@ -12,6 +14,28 @@ from kbook.widgets.live_figure import Explorer
 
 ELEMENTWISE = sorted(n for n in activations.ALL_OBJECTS_DICT
                      if n not in activations.NOT_ELEMENTWISE and n != "threshold")
+
+
+def jumps(y):
+    """Indices i where y jumps between samples i and i + 1 (a kink of f becomes a jump of f').
+
+    On a fine grid a smooth curve's steps change slowly: a step far larger than the steps two
+    samples before and after it (and not negligible next to the curve's span) is a jump.
+    """
+    step = np.abs(np.diff(y))
+    if step.size < 5:
+        return np.array([], dtype=int)
+    around = np.maximum(np.concatenate([step[:2], step[:-2]]), np.concatenate([step[2:], step[-2:]]))
+    span = float(np.ptp(y)) if np.isfinite(y).all() else 0.0
+    return np.flatnonzero((step > 10 * around + 1e-12) & (step > 1e-3 * span))
+
+
+def with_breaks(x, y):
+    """x and y with a NaN point inserted at every jump of y, so a line plot breaks there."""
+    at = jumps(y) + 1
+    if at.size == 0:
+        return x, y
+    return (np.insert(x, at, (x[at - 1] + x[at]) / 2), np.insert(y.astype(float), at, np.nan))
 
 
 class ActivationExplorer(Explorer):
@@ -58,7 +82,7 @@ class ActivationExplorer(Explorer):
         name = self.activation.value
         for ax, line, data, title in ((self.ax_f, self.line_f, y, f"{name}(x)"),
                                       (self.ax_df, self.line_df, dy, f"{name}'(x)")):
-            line.set_data(x, data)
+            line.set_data(*with_breaks(x, data))
             ax.set_xlim(x[0], x[-1])
             low, high = float(data.min()), float(data.max())
             # A flat curve (linear's slope, 1) gets a readable range, not ticks 1e-4 apart
@@ -81,7 +105,14 @@ class ActivationExplorer(Explorer):
         probe = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
         values = ", ".join(f"{v:.4f}" for v in fn(probe))
         slopes = ", ".join(f"{v:.4f}" for v in activations.derivative(fn, probe))
-        x, y, _ = self.compute()
+        x, y, dy = self.compute()
         return (f"{self._range_line(y)}\n"
                 f"f(-2, -1, 0, 1, 2)  = {values}\n"
-                f"f'(-2, -1, 0, 1, 2) = {slopes}")
+                f"f'(-2, -1, 0, 1, 2) = {slopes}\n"
+                f"jumps of f: {self._where(x, y)}; jumps of f': {self._where(x, dy)}")
+
+    @staticmethod
+    def _where(x, y):
+        # between two samples 1/80 apart: one decimal names the point
+        places = sorted({round(float(x[i] + x[i + 1]) / 2, 1) + 0.0 for i in jumps(y)})
+        return ("x = " + ", ".join(f"{p:g}" for p in places)) if places else "none"

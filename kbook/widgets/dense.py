@@ -2,7 +2,8 @@
 
 Three heat maps side by side: the input x (N, in), the kernel W (in, units) and
 the output y = activation(x @ W + b) (N, units).  The caption keeps the shape
-arithmetic and the parameter count in view.
+arithmetic and the parameter count in view; a colour bar on the right reads the
+colours as numbers (values beyond +-1.5 take the end colours).
 """
 import ipywidgets as widgets
 import numpy as np
@@ -11,12 +12,13 @@ from matplotlib.transforms import offset_copy
 
 from kbook import activations
 from kbook.layers import Dense
-from kbook.widgets.fast_artists import CellImage, Ticks
+from kbook.widgets.fast_artists import CellImage, CellLabels, Ticks
 from kbook.widgets.live_figure import Explorer
 
 ELEMENTWISE = sorted(n for n in activations.ALL_OBJECTS_DICT
                      if n not in activations.NOT_ELEMENTWISE and n != "threshold")
 MAX_SIZE = 16
+LIMIT = 1.5  # the colour scale: -LIMIT (blue) .. +LIMIT (red), shared by the three panels
 # The dimension each panel's rows and columns stand for: W's rows are x's columns, y's are W's.
 PANELS = (("N", "input_dim"), ("input_dim", "units"), ("N", "units"))
 
@@ -47,10 +49,10 @@ class DenseExplorer(Explorer):
         # Fixed margins and label positions rather than a layout engine: re-solving a layout
         # on every redraw measured every tick label and title, most of a control change's cost.
         fig = self.live.figure
-        self.axes = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.99, bottom=0.16, top=0.9, wspace=0.25))
+        self.axes = fig.subplots(1, 3, gridspec_kw=dict(left=0.04, right=0.9, bottom=0.16, top=0.9, wspace=0.25))
         self.images, self._grids, self._ticks = [], [], []
         for ax, (rows, cols) in zip(self.axes, PANELS):
-            self.images.append(CellImage(ax, np.zeros((1, 1)), cmap="coolwarm", vmin=-1.5, vmax=1.5))
+            self.images.append(CellImage(ax, np.zeros((1, 1)), cmap="coolwarm", vmin=-LIMIT, vmax=LIMIT))
             grid = LineCollection([], colors="white", linewidths=0.6)  # cell borders, to count cells
             ax.add_collection(grid)
             self._grids.append(grid)
@@ -64,6 +66,27 @@ class DenseExplorer(Explorer):
                     transform=offset_copy(ax.transAxes, fig, x=-13, units="points"))
             ax.xaxis.set_visible(False)
             ax.yaxis.set_visible(False)
+        self._build_colorbar(fig)
+
+    def _build_colorbar(self, fig):
+        # Drawn once and never changed: a column of cells and three labels (cheap to redraw,
+        # unlike fig.colorbar, whose axis and ticks cost as much as a panel).
+        self.colorbar = fig.add_axes((0.975, 0.16, 0.012, 0.74))
+        levels = np.linspace(LIMIT, -LIMIT, 64)[:, None]
+        CellImage(self.colorbar, levels, cmap="coolwarm", vmin=-LIMIT, vmax=LIMIT,
+                  extent=(0, 1, -LIMIT, LIMIT), aspect=None)
+        self.colorbar.set_xlim(0, 1)
+        self.colorbar.set_ylim(-LIMIT, LIMIT)
+        # Labels on the bar's left, right-aligned (CellLabels' choices: centred or right).
+        self.colorbar_labels = CellLabels(fontsize=8, ha="right")
+        self.colorbar_labels.set_transform(offset_copy(self.colorbar.get_yaxis_transform(), fig, x=-2,
+                                                       units="points"))
+        self.colorbar_labels.set_clip_on(False)
+        self.colorbar.add_artist(self.colorbar_labels)
+        self.colorbar_labels.set_labels([f"\u2265{LIMIT:g}", "0", f"\u2264\u2212{LIMIT:g}"],
+                                        np.array([[0.0, LIMIT], [0.0, 0.0], [0.0, -LIMIT]]))
+        self.colorbar.xaxis.set_visible(False)
+        self.colorbar.yaxis.set_visible(False)
 
     def controls(self):
         return [self.units, self.input_dim, self.batch_size, self.activation, self.use_bias]
