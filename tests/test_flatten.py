@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kbook.check import check_layer, keras_twin
-from kbook.layers import Dense, Flatten, MaxPooling2D
+from kbook.layers import Conv2D, Dense, Flatten, GlobalAveragePooling2D, MaxPooling2D
 
 
 @settings(max_examples=40)
@@ -148,17 +148,100 @@ def test_flatten_explorer_shows_where_each_cell_lands():
     np.testing.assert_array_equal(ex.position, (j * c + k) * h + i)
 
 
-EXERCISES = [
-    ("flat_shape", (32, 3136), (3136,)),
-    ("flat_position", 35, 25),
-    ("dense_params", 13530, 13520),
-    ("flatten_channels_first", lambda x: x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1),
-     lambda x: x.reshape(x.shape[0], -1)),
-]
+# --- chapter 5's exercises (kbook/exercises/flatten.py): right answers accepted, a catalogue of
+# plausible wrong ones rejected with a hint that names the mistake -------------------------------
+
+from kbook.exercises import flatten as ex  # noqa: E402
+from kbook.exercises.checker import CORRECT, TODO, WRONG  # noqa: E402
 
 
-@pytest.mark.parametrize("name, solution, mistake", EXERCISES, ids=[e[0] for e in EXERCISES])
-def test_exercise_checkers(name, solution, mistake, assert_checker):
-    from kbook.exercises import flatten as ex
+def assert_verdicts(checker, right, wrong):
+    assert checker(None).status == TODO
+    for answer in right:
+        verdict = checker(answer)
+        assert verdict.status == CORRECT, (answer, verdict)
+    for answer, hint in wrong:
+        verdict = checker(answer)
+        assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
+        assert "Correct" not in repr(verdict)
 
-    assert_checker(getattr(ex, name), solution, mistake)
+
+def test_flat_shape():
+    shape = Flatten()(np.zeros((32, 7, 9, 64))).shape
+    assert_verdicts(ex.flat_shape, [shape, (np.int64(32), np.int32(4032))], [
+        ((4032,), "drops the batch axis"), ((129024,), "flattens the batch too"), ((1, 129024), "batch too"),
+        ((32, 63), "*and* C"), ((32, 576), "H included"), ((32, 448), "W included"), ((32, 80), "multiply"),
+        ((32, 7, 576), "rank-2"), ([32, 4032], "Answer with a tuple"), ((32, 4032.0), "not the float"),
+        ((32, 4032.5), "whole numbers"), ((32, 4000), "multiplies all the others"), (32 * 4032, "tuple"),
+    ])
+
+
+def test_flat_position():
+    x = np.arange(60.0).reshape(1, 4, 5, 3)
+    p = int(np.flatnonzero(Flatten(dtype="float64")(x)[0] == x[0, 2, 1, 2])[0])
+    assert_verdicts(ex.flat_position, [p, np.int64(p), np.int32(p)], [
+        (29, "swapped"), (51, "channels_first"), (36, "start at 0"), (33, "Add k"), (11, "C = 3 entries"),
+        (35.0, "Answer with an integer"), (35.5, "whole number"), ("35", "integer"), (True, "True / False"),
+        (34, "row-major"),
+    ])
+
+
+def test_dense_params():
+    layers = [Conv2D(16, 3), MaxPooling2D(2), Flatten(), Dense(10)]
+    a = np.zeros((1, 32, 32, 3))
+    for layer in layers:
+        a = layer(a)
+    count = layers[-1].count_params()
+    assert_verdicts(ex.dense_params, [count, np.int64(count)], [
+        (36000, "bias"), (144010, "halves"), (163850, "'valid'"), (40970, "'valid'"), (2260, "channels too"),
+        (6760, "not the image's 3"), (3600, "number of features"), (448, "Conv2D's count"),
+        (36458, "Dense layer's alone"), (36010.0, "integer"), (36010.5, "whole number"), (36000 + 1, "Follow the shape"),
+    ])
+
+
+def test_gap_dense_params():
+    dense = Dense(10)
+    dense(GlobalAveragePooling2D()(np.zeros((1, 15, 15, 16))))
+    assert_verdicts(ex.gap_dense_params, [dense.count_params(), np.int16(dense.count_params())], [
+        (160, "bias"), (36010, "Flatten's count"), (2260, "keeps the channels"), (40, "not the image's 3"),
+        (10, "weight per input"), (20, "one value per channel"), (170.0, "integer"), (100, "(N, 16)"),
+    ])
+
+
+def flatten_channels_first(x):
+    return x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1)
+
+
+def flatten_in_place(x):                       # changes its argument: the checker gave it a copy
+    x *= 2.0
+    return flatten_channels_first(x) / 2.0
+
+
+def test_flatten_channels_first():
+    assert_verdicts(ex.flatten_channels_first, [
+        flatten_channels_first, lambda x: Flatten(data_format="channels_first", dtype="float64")(x),
+        lambda x: np.moveaxis(x, 1, -1).reshape(len(x), -1), flatten_in_place,
+        lambda x: flatten_channels_first(x).astype(np.float32),
+        lambda x: np.stack([np.concatenate([x[n, :, i, j] for i in range(x.shape[2]) for j in range(x.shape[3])])
+                            for n in range(x.shape[0])]),
+    ], [
+        (lambda x: x.reshape(x.shape[0], -1), "keeps the channels_first order"),
+        (lambda x: x.transpose(0, 3, 2, 1).reshape(x.shape[0], -1), "swapped"),
+        (lambda x: x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1), "from channels_last to channels_first"),
+        (lambda x: x.transpose(0, 2, 1, 3).reshape(x.shape[0], -1), "Move the channel axis"),
+        (lambda x: x.transpose(0, 2, 3, 1).ravel(), "flattens the batch too"),
+        (lambda x: x.transpose(0, 2, 3, 1), "rank 2"),
+        (lambda x: flatten_channels_first(x)[:2], "shape"),                     # only right for N = 2
+        (lambda x: flatten_channels_first(x).astype(np.float16), "transpose (N, C, H, W)"),
+        (lambda x: 1 / 0, "ZeroDivisionError"),
+        ("x.T", "not a function"),
+    ])
+    assert ex.flatten_channels_first(lambda x: None).status == TODO
+    assert "changed its input" in ex.flatten_channels_first(flatten_in_place).message
+
+
+def test_checkers_do_not_reveal_the_answer_in_their_hints():
+    assert "4032)" not in ex.flat_shape((4032,)).message
+    assert "35" not in ex.flat_position(29).message
+    assert "36010" not in ex.dense_params(36000).message
+    assert "170" not in ex.gap_dense_params(160).message

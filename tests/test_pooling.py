@@ -367,26 +367,234 @@ def test_pooling_explorer_reports_invalid_arguments():
     assert "ValueError" in ex.summary()
 
 
+def test_pooling_explorer_starts_at_the_centre_with_the_chapters_formulas():
+    from kbook.widgets.pooling import PoolingExplorer
+
+    ex = PoolingExplorer(image=np.zeros((9, 13)), pool_size=2, strides=2)
+    assert (ex.row.value, ex.col.value) == (2, 3)            # output (4, 6): its centre, not (0, 0)
+    assert ex.receptive_field() == ((4, 5), (6, 7))           # the middle of the image
+    summary = ex.summary()
+    assert "rows: floor((9 - 2) / 2) + 1 = 4" in summary      # "valid": the floor formula of the chapter
+    assert "cols: floor((13 - 2) / 2) + 1 = 6" in summary
+    assert "ceil((" not in summary and "ceil((" not in ex.caption.value
+    assert "padding" not in summary.splitlines()[-1]          # this window touches no padding
+    renders = ex.live.renders
+    ex.padding.value = "same"
+    ex.pool_size.value = 3
+    assert ex.live.renders == renders + 2
+    ex.row.value, ex.col.value = 4, 6                         # bottom-right window: pads 1 on each side
+    assert summary != ex.summary()
+    assert ex.summary().splitlines()[-1] == "output[4, 6] sees input rows 7..9, cols 11..13 (padding: row 9; col 13)"
+    ex.row.value, ex.col.value = 1, 1                         # inside again: no padding note
+    assert "padding" not in ex.summary().splitlines()[-1]
+    ex.padding.value = "valid"
+    ex.pool_size.value = 6
+    ex.strides.value = 4
+    assert "rows: floor((9 - 6) / 4) + 1 = 1" in ex.summary()
+
+
+def test_pooling_explorer_formula_is_the_layers_output_size():
+    from kbook.widgets.pooling import PoolingExplorer
+
+    ex = PoolingExplorer(image=np.zeros((7, 10)), max_window=6)
+    for pool in range(1, 7):
+        for strides in range(1, 5):
+            ex.pool_size.value, ex.strides.value = pool, strides
+            layer_shape = MaxPooling2D(pool, strides)(np.zeros((1, 7, 10, 1))).shape[1:3]
+            assert (ex.axis_formula(0)[0], ex.axis_formula(1)[0]) == layer_shape == ex.output.shape
+
+
+# --- chapter 4's exercises (kbook/exercises/pooling.py): right answers accepted, a catalogue of
+# plausible wrong ones rejected with a hint that names the mistake -------------------------------
+
+from kbook.exercises import pooling as ex  # noqa: E402
+from kbook.exercises.checker import CORRECT, TODO, WRONG  # noqa: E402
+
+
+def assert_verdicts(checker, right, wrong):
+    assert checker(None).status == TODO
+    for answer in right:
+        verdict = checker(answer)
+        assert verdict.status == CORRECT, (answer, verdict)
+    for answer, hint in wrong:
+        verdict = checker(answer)
+        assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
+        assert "Correct" not in repr(verdict)
+
+
+def test_valid_shape():
+    assert MaxPooling2D(2, strides=2)(np.zeros((3, 7, 11, 5))).shape == (3, 3, 5, 5)
+    assert_verdicts(ex.valid_shape, [(3, 3, 5, 5), (np.int64(3), np.int32(3), 5, 5)], [
+        ((3, 4, 6, 5), "padding='same'"), ((3, 5, 3, 5), "swapped"), ((3, 6, 10, 5), "strides=None"),
+        ((3, 3, 5, 1), "channels"), ((1, 3, 5, 5), "batch"), ((3, 3.5, 5.5, 5), "forget the floor"),
+        ((3, 3.0, 5.0, 5), "not the float"), ([3, 3, 5, 5], "Answer with a tuple"), ("(3, 3, 5, 5)", "tuple"),
+        (np.array([3, 3, 5, 5]), "tuple"), ((3, 5), "4 axes"), ((3, True, 5, 5), "True / False"),
+        ((3, 2, 4, 5), "floor((L - pool_size) / strides) + 1"),
+    ])
+
+
+def test_same_shape():
+    assert MaxPooling2D(3, strides=2, padding="same")(np.zeros((8, 15, 20, 16))).shape == (8, 8, 10, 16)
+    assert_verdicts(ex.same_shape, [(8, 8, 10, 16), tuple(np.array([8, 8, 10, 16]))], [
+        ((8, 7, 10, 16), "round up"), ((8, 7, 9, 16), "'valid' count"), ((8, 10, 8, 16), "swapped"),
+        ((8, 15, 20, 16), "strides=1"), ((8, 5, 7, 16), "pool size"), ((8, 7.5, 10, 16), "ceil"),
+        ([8, 8, 10, 16], "tuple"), ((8, 9, 10, 16), "ceil(L / strides)"),
+    ])
+
+
+def test_corner_average():
+    y = AveragePooling2D(2, strides=1, padding="same", dtype="float64")(np.array([[1.0, 2], [3, 4]]).reshape(1, 2, 2, 1))
+    assert_verdicts(ex.corner_average, [float(y[0, 1, 1, 0]), 4, np.float32(4.0), np.float64(4.0)], [
+        (1.0, "zeros"), (2.5, "whole image"), (0.0, "not a value"), (3.0, "how many of its cells"),
+        ("four", "a number"), (True, "a number"),
+    ])
+
+
+def test_tie_winner(tf):
+    x = tf.constant(np.array([[3.0, 3.0], [1.0, 0.0]]).reshape(1, 2, 2, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.keras.layers.MaxPooling2D(2)(x)
+    winner = tuple(int(v) for v in np.argwhere(tape.gradient(y, x).numpy()[0, :, :, 0])[0])
+    assert_verdicts(ex.tie_winner, [winner, (np.int64(0), 0)], [
+        ((0, 1), "last maximum"), ((1, 0), "not a maximum"), ([0, 0], "tuple"), ((0.5, 0.5), "not split"),
+        ((0,), "2 axes"),
+    ])
+
+
 def max_pool_2x2(x):
     n, h, w, c = x.shape
     return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
-EXERCISES = [
-    ("valid_shape", (1, 3, 3, 1), (1, 4, 4, 1)),
-    ("same_shape", (8, 8, 10, 16), (8, 7, 9, 16)),
-    ("corner_average", 4.0, 1.0),
-    ("tie_winner", (0, 0), (0, 1)),
-    ("max_pool_forward", max_pool_2x2, lambda x: x[:, ::2, ::2]),
-    ("global_average", lambda x: x.mean(axis=(1, 2)), lambda x: x.mean()),
-]
+def max_pool_2x2_in_place(x):      # changes its argument: the checker gave it a copy
+    n, h, w, c = x.shape
+    x -= 0.0
+    np.maximum(x[:, ::2], x[:, 1::2], out=x[:, ::2])
+    return np.maximum(x[:, ::2, ::2], x[:, ::2, 1::2])
 
 
-@pytest.mark.parametrize("name, solution, mistake", EXERCISES, ids=[e[0] for e in EXERCISES])
-def test_exercise_checkers(name, solution, mistake, assert_checker):
-    from kbook.exercises import pooling as ex
+def test_max_pool_forward():
+    assert_verdicts(ex.max_pool_forward, [
+        max_pool_2x2, lambda x: MaxPooling2D(2, dtype="float64")(x), lambda x: max_pool_2x2(x).astype(np.float32),
+        lambda x: MaxPooling2D(2, dtype="float32")(x.astype(np.float32)), max_pool_2x2_in_place,
+    ], [
+        (lambda x: x[:, ::2, ::2], "subsampling"),
+        (lambda x: x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, x.shape[3]).mean(axis=(2, 4)),
+         "average pooling"),
+        (lambda x: x.reshape(x.shape[0], 2, x.shape[1] // 2, 2, x.shape[2] // 2, x.shape[3]).max(axis=(1, 3)),
+         "neighbours"),
+        (lambda x: x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2, x.shape[3]).max(axis=(1, 3)),
+         "over the blocks"),
+        (lambda x: x.reshape(x.shape[0], x.shape[2] // 2, 2, x.shape[1] // 2, 2, x.shape[3]).max(axis=(2, 4)),
+         "swapped"),
+        (lambda x: x.max(axis=(1, 2)), "whole image"),
+        (lambda x: max_pool_2x2(x)[:2], "shape"),                                # only works for N = 2
+        (lambda x: max_pool_2x2(x).astype(np.float16), "Reshape"),               # too coarse even for float32
+        (lambda x: 1 / 0, "ZeroDivisionError"),
+        (3, "not a function"),
+    ])
+    assert ex.max_pool_forward(lambda x: None).status == TODO
+    assert "changed its input" in ex.max_pool_forward(max_pool_2x2_in_place).message
 
-    assert_checker(getattr(ex, name), solution, mistake)
+
+def test_global_average():
+    def in_place(x):
+        x /= x.shape[1] * x.shape[2]
+        return x.sum(axis=(1, 2))
+
+    assert_verdicts(ex.global_average, [
+        lambda x: x.mean(axis=(1, 2)), lambda x: GlobalAveragePooling2D(dtype="float64")(x), in_place,
+        lambda x: x.astype(np.float32).mean(axis=(1, 2)),
+        lambda x: np.array([[x[n, :, :, c].mean() for c in range(x.shape[3])] for n in range(x.shape[0])]),
+    ], [
+        (lambda x: x.mean(), "One number"), (lambda x: x.mean(axis=(1, 2), keepdims=True), "keepdims"),
+        (lambda x: x.max(axis=(1, 2)), "GlobalMaxPooling2D"), (lambda x: x.mean(axis=(0, 1, 2)), "batch"),
+        (lambda x: x.mean(axis=(2, 3)), "(N, C, H, W)"), (lambda x: x.mean(axis=1), "both spatial axes"),
+        (lambda x: x.sum(axis=(1, 2)), "Average over the two spatial axes"),
+    ])
+
+
+def backward_loops(x, dy, pool, stride):
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[0]):
+        for j in range(dy.shape[1]):
+            window = x[i * stride:i * stride + pool, j * stride:j * stride + pool]
+            r, c = np.unravel_index(np.argmax(window), window.shape)
+            dx[i * stride + r, j * stride + c] += dy[i, j]
+    return dx
+
+
+def backward_with_the_layer(x, dy, pool, stride):
+    layer = MaxPooling2D(pool, strides=stride, dtype="float64")
+    layer(x[None, :, :, None].astype(np.float64))
+    return layer.backward(dy[None, :, :, None].astype(np.float64))[0, :, :, 0]
+
+
+def backward_in_place(x, dy, pool, stride):       # reuses x as dx: changes the checker's copy only
+    dx = backward_loops(x, dy, pool, stride)
+    x[...] = dx
+    dy *= 0
+    return x
+
+
+def backward_by_window(x, dy, pool, stride, share, add=True):
+    dx = np.zeros_like(x, dtype=np.float64)
+    for i in range(dy.shape[0]):
+        for j in range(dy.shape[1]):
+            rows, cols = slice(i * stride, i * stride + pool), slice(j * stride, j * stride + pool)
+            part = share(x[rows, cols], dy[i, j])
+            if add:
+                dx[rows, cols] += part
+            else:
+                dx[rows, cols] = np.where(part != 0, part, dx[rows, cols])
+    return dx
+
+
+def first_max(window, g):
+    out = np.zeros(window.shape)
+    out[np.unravel_index(np.argmax(window), window.shape)] = g
+    return out
+
+
+def test_max_pool_backward_agrees_with_tensorflow(tf):
+    for x, dy, pool, stride in ex._backward_cases():
+        x_tf = tf.constant(x.astype(np.float64)[None, :, :, None])
+        with tf.GradientTape() as tape:
+            tape.watch(x_tf)
+            y = tf.keras.layers.MaxPooling2D(pool, strides=stride, dtype="float64")(x_tf)
+        dx_tf = tape.gradient(y, x_tf, output_gradients=tf.constant(dy.astype(np.float64)[None, :, :, None]))
+        np.testing.assert_array_equal(ex._backward_reference(x, dy, pool, stride), dx_tf.numpy()[0, :, :, 0])
+
+
+def test_max_pool_backward():
+    assert_verdicts(ex.max_pool_backward, [
+        backward_loops, backward_with_the_layer, backward_in_place,
+        lambda x, dy, p, s: backward_loops(x, dy, p, s).astype(np.float32),
+    ], [
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: np.full(w.shape, g)), "every cell"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: np.full(w.shape, g / w.size)),
+         "average pooling"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, first_max, add=False), "do not overwrite"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: (w == w.max()) * g), "every tied cell"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: (w == w.max()) * g / (w == w.max()).sum()),
+         "GlobalMaxPooling2D"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: first_max(w[::-1, ::-1], g)[::-1, ::-1]),
+         "last maximum"),
+        (lambda x, dy, p, s: backward_by_window(x, dy, p, s, lambda w, g: first_max(w.T, g).T), "column by column"),
+        (lambda x, dy, p, s: dy, "input's shape"),
+        (lambda x, dy, p, s: backward_loops(x, dy, p, s).T, "swapped"),
+        (lambda x, dy, p, s: np.zeros_like(x), "np.argmax"),
+        (lambda x, dy, p, s: backward_loops(x, dy, p, s).astype(np.float16), "np.argmax"),
+        (lambda x, dy: x, "TypeError"),
+    ])
+    assert "changed its input" in ex.max_pool_backward(backward_in_place).message
+
+
+def test_checkers_do_not_reveal_the_answer_in_their_hints():
+    assert "(3, 3, 5, 5)" not in ex.valid_shape((3, 4, 6, 5)).message
+    assert "(8, 8, 10, 16)" not in ex.same_shape((8, 7, 10, 16)).message
+    assert "4.0" not in ex.corner_average(1.0).message
 
 
 @pytest.mark.parametrize("window, expected", [

@@ -7,6 +7,11 @@ toggle, a choice of feature map (the photo itself, or the photo after a 3x3 edge
 and ReLU, computed with kbook's Conv2D), padded cells drawn as "ignored" rather than as
 zeros, and the window cell that wins the max (the one that receives the gradient).
 The output is computed by ``kbook.layers.MaxPooling2D`` / ``AveragePooling2D`` themselves.
+
+It starts with the window at the centre of the image (where the photo has something to
+pool, rather than the corner), writes the output size with the chapter's two formulas
+(``floor((L - pool_size) / strides) + 1`` for "valid", ``ceil(L / strides)`` for "same"),
+and names the padded rows and columns only when the selected window reaches into them.
 """
 
 import ipywidgets as widgets
@@ -68,6 +73,18 @@ class PoolingExplorer(SlidingWindowExplorer):
         self._initial = {"mode": mode, "feature": feature}
         super().__init__(image=image, size=size, window=pool_size, strides=strides, padding=padding,
                          max_window=max_window, max_strides=max_strides)
+        self._centre()
+
+    def _centre(self):
+        """Select the output pixel at the centre of the map (one redraw)."""
+        if self.output_shape is None:
+            return
+        self._syncing = True  # two slider moves, one update
+        try:
+            self.row.value, self.col.value = (n // 2 for n in self.output_shape)
+        finally:
+            self._syncing = False
+        self.update()
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -134,6 +151,37 @@ class PoolingExplorer(SlidingWindowExplorer):
         self._source = self._as_image(image)
         self.image = self._as_image(feature_map(self._source, self.feature.value))
         self.update()
+
+    def axis_formula(self, axis):
+        """Output length along ``axis`` with its arithmetic: the chapter's formulas."""
+        p = self.params()
+        if p["padding"] == "same":
+            return super().axis_formula(axis)
+        length, k, s = self.image.shape[axis], p["window"], p["strides"]
+        out = (length - k) // s + 1
+        if out <= 0:
+            return out, f"floor(({length} - {k}) / {s}) + 1 = {out} <= 0"
+        return out, f"floor(({length} - {k}) / {s}) + 1 = {out}"
+
+    def padding_touched(self):
+        """The padded rows and columns under the selected window: ``(rows, cols)`` lists (empty: none)."""
+        h, w = self.image.shape
+        (r0, r1), (c0, c1) = self.receptive_field()
+        return ([r for r in range(r0, r1 + 1) if not 0 <= r < h],
+                [c for c in range(c0, c1 + 1) if not 0 <= c < w])
+
+    def summary(self):
+        lines = super().summary().split("\n")
+        if self.error is None:  # the last line is the receptive field's: say "padding" only when it is there
+            (r0, r1), (c0, c1) = self.receptive_field()
+            line = f"output[{self.row.value}, {self.col.value}] sees input rows {r0}..{r1}, cols {c0}..{c1}"
+            rows, cols = self.padding_touched()
+            parts = [f"{name}{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}"
+                     for name, cells in (("row", rows), ("col", cols)) if cells]
+            if parts:
+                line += f" (padding: {'; '.join(parts)})"
+            lines[-1] = line
+        return "\n".join(lines)
 
     def _extra_summary(self):
         lines = [f"feature map: {self.feature.value}"]
