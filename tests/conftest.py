@@ -49,3 +49,22 @@ def assert_checker():
         assert verdict.status == WRONG and "Correct" not in repr(verdict)
 
     return check
+
+
+@pytest.fixture
+def assert_verdicts():
+    """Checks a checker against a catalogue: each right answer passes, each wrong one fails with a
+    hint containing the given words, and None reads as 'not answered'."""
+    from kbook.exercises.checker import CORRECT, TODO, WRONG
+
+    def check(checker, right, wrong):
+        assert checker(None).status == TODO
+        for answer in right:
+            verdict = checker(answer)
+            assert verdict.status == CORRECT, (answer, verdict)
+        for answer, hint in wrong:
+            verdict = checker(answer)
+            assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
+            assert "Correct" not in repr(verdict)
+
+    return check

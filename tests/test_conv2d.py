@@ -10,7 +10,7 @@ from kbook.check import TOLERANCES, check_layer, keras_twin, relative_error
 from kbook.exercises import conv2d as ex
 from kbook.images import sample_photo
 from kbook.layers import Conv2D
-from kbook.layers.conv_utils import conv_output_length
+from kbook.layers.conv_utils import conv_output_length, same_padding
 from kbook.widgets.conv2d import KERNELS, Conv2DExplorer, make_kernel
 
 ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "gelu"]
@@ -58,9 +58,38 @@ def build_case(args, hw, n, channels_per_group, filters_per_group, dilate, dtype
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
 def test_conv2d_matches_keras(args, hw, n, cg, fg, dilate, dtype, seed):
     layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_last", seed)
+    assume(not tf_kernel_gradient_is_nan(layer))  # TensorFlow's defect: pinned by the test below
     report = check_layer(layer, x, seed=seed, raise_on_failure=False)
     assert report.ok, repr(report)
     assert report.rows[0].shape == layer.compute_output_shape(x.shape)
+
+
+def tf_kernel_gradient_is_nan(layer):
+    """TF 2.21 (oneDNN off) gets the kernel gradient of a grouped convolution dilated along an axis
+    where the kernel has size 1 wrong: NaN or other garbage, different from call to call (measured:
+    6 of 8 calls had NaN). Dilation changes nothing along such an axis; the test below checks kbook
+    there against the same layer undilated, which TensorFlow gets right."""
+    return layer.groups > 1 and any(k == 1 and d > 1 for k, d in zip(layer.kernel_size, layer.dilation_rate))
+
+
+@pytest.mark.parametrize("kernel_size,dilation_rate", [((2, 1), (2, 3)), ((1, 3), (2, 2)), ((1, 1), (3, 2))])
+def test_grouped_convolution_dilated_along_a_unit_axis(kernel_size, dilation_rate):
+    rng = np.random.default_rng(4)
+    layer = Conv2D(4, kernel_size, padding="same", dilation_rate=dilation_rate, groups=2, dtype="float64")
+    assert tf_kernel_gradient_is_nan(layer)
+    undilated = tuple(1 if k == 1 else d for k, d in zip(kernel_size, dilation_rate))
+    twin = Conv2D(4, kernel_size, padding="same", dilation_rate=undilated, groups=2, dtype="float64")
+    x = rng.standard_normal((2, 5, 8, 6))
+    for each in (layer, twin):
+        each.build(x.shape)
+    random_weights(layer, rng)
+    twin.set_weights(layer.get_weights())
+    dy = rng.standard_normal(layer.compute_output_shape(x.shape))
+    np.testing.assert_array_equal(layer(x), twin(x))
+    np.testing.assert_array_equal(layer.backward(dy), twin.backward(dy))
+    for name in ("kernel", "bias"):
+        np.testing.assert_array_equal(layer.grads[name], twin.grads[name])
+    assert check_layer(twin, x, raise_on_failure=False).ok      # and that layer is TensorFlow's
 
 
 @settings(max_examples=25, deadline=None)
@@ -68,8 +97,10 @@ def test_conv2d_matches_keras(args, hw, n, cg, fg, dilate, dtype, seed):
        cg=st.integers(1, 2), fg=st.integers(1, 3), dilate=st.booleans(),
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
 def test_channels_first_matches_keras_on_transposed_data(tf, args, hw, n, cg, fg, dilate, dtype, seed):
-    """TensorFlow's CPU kernel has no NCHW Conv2D, so the twin runs channels_last on x transposed."""
+    """With oneDNN off (kbook's setting) TensorFlow's CPU kernel has no NCHW Conv2D, so the twin runs
+    channels_last on x transposed."""
     layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_first", seed)
+    assume(not tf_kernel_gradient_is_nan(layer))
     y = layer(x)
     dy = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
     dx = layer.backward(dy)
@@ -367,28 +398,128 @@ def test_make_kernel_properties():
 
 # --- exercise checkers -------------------------------------------------------------------------------------
 
-def test_exercise_checkers_accept_right_and_reject_wrong_answers():
-    assert ex.output_shape(None).status == "not answered"
-    assert ex.output_shape((2, 14, 14, 16)).ok and not ex.output_shape((2, 16, 16, 16)).ok
-    assert ex.param_count(896).ok and not ex.param_count(864).ok
-    assert ex.same_padding((0, 1)).ok and not ex.same_padding((1, 0)).ok
+def test_output_shape_checker(assert_verdicts):
+    assert Conv2D(16, 5, strides=2)(np.zeros((2, 32, 24, 3))).shape == (2, 14, 10, 16)
+    assert_verdicts(ex.output_shape, [(2, 14, 10, 16), (np.int64(2), np.int32(14), 10, 16)], [
+        ((2, 15, 11, 16), "rounds up"), ((2, 16, 12, 16), "padding='same'"), ((2, 28, 20, 16), "strides=1"),
+        ((2, 13, 9, 16), "+ 1"), ((2, 14, 10, 3), "`filters`"), ((2, 10, 14, 16), "swapped"),
+        ((1, 14, 10, 16), "batch"), ((14, 10, 16), "batch axis"), ((2, 14.5, 10, 16), "forget the floor"),
+        ((2, 14.0, 10, 16), "not the float"), ([2, 14, 10, 16], "Answer with a tuple"), ("(2, 14, 10, 16)", "tuple"),
+        ((2, 14, 10, 15), "floor((L - kernel_size) / strides) + 1"),
+    ])
 
-    def conv(image, kernel):
-        kh, kw = kernel.shape
-        return np.array([[(image[i:i + kh, j:j + kw] * kernel).sum() for j in range(image.shape[1] - kw + 1)]
-                         for i in range(image.shape[0] - kh + 1)])
 
-    assert ex.conv_single_channel(conv).ok
-    assert not ex.conv_single_channel(lambda image, kernel: conv(image, kernel[::-1, ::-1])).ok  # flipped
+def test_param_count_checker(assert_verdicts):
+    layer = Conv2D(32, 3)
+    layer.build((None, 64, 64, 3))
+    assert_verdicts(ex.param_count, [layer.count_params(), np.int64(896)], [
+        (864, "kernel alone"), (320, "input channels"), (288, "slice per input channel"), (960, "One bias per filter"),
+        (28, "one filter"), (393248, "Dense layer"), (3538976, "weight sharing"), (896.0, "not the float"),
+        (896.5, "whole number"), ("896", "not the text"), (True, "True / False"), (1000, "Does the 64 x 64 matter"),
+    ])
+
+
+def test_same_padding_checker(assert_verdicts):
+    assert same_padding(8, 3, 2) == (0, 1)
+    assert_verdicts(ex.same_padding, [(0, 1), (np.int64(0), np.int64(1))], [
+        ((1, 0), "at the bottom"), ((1, 1), "strides=1"), ((0, 0), "one more than 8"), ((2, 0), "Only one row"),
+        ((0.5, 0.5), "whole rows"), ([0, 1], "Answer with a tuple"), (1, "tuple"), ((0, 2), "which side"),
+    ])
+    assert "0.5 in your answer" in ex.same_padding((0.5, 0.5)).message
+
+
+def _valid_correlation(image, kernel):
+    kh, kw = kernel.shape
+    return np.array([[(image[i:i + kh, j:j + kw] * kernel).sum() for j in range(image.shape[1] - kw + 1)]
+                     for i in range(image.shape[0] - kh + 1)])
+
+
+def test_conv_single_channel_checker(assert_verdicts):
+    def in_place(image, kernel):                       # right, but scribbles on its input afterwards
+        out = _valid_correlation(image, kernel)
+        image[...] = 0
+        return out
+
+    def float32(image, kernel):
+        return _valid_correlation(image.astype(np.float32), kernel.astype(np.float32))
+
+    assert_verdicts(ex.conv_single_channel, [_valid_correlation, float32, in_place], [
+        (lambda image, kernel: _valid_correlation(image, kernel[::-1, ::-1]), "flips the kernel"),
+        (lambda image, kernel: _valid_correlation(image, kernel).T, "transposed"),
+        (lambda image, kernel: _valid_correlation(np.pad(image, 1), kernel), "did you pad"),
+        (lambda image, kernel: _valid_correlation(image, kernel)[:-1, :-1], "the + 1"),
+        (lambda image, kernel: _valid_correlation(image, kernel)[None], "2-D map"),
+        (lambda image, kernel: _valid_correlation(image, kernel) + 1e-3, "Rectangular images and kernels too"),
+        (lambda image, kernel: 1 / 0, "ZeroDivisionError"),
+        (3, "not a function"),
+    ])
+    assert "changed its input" in ex.conv_single_channel(in_place).message
     assert ex.conv_single_channel(lambda image, kernel: None).status == "not answered"
 
-    def pads(length, k, s):
-        total = max((-(-length // s) - 1) * s + k - length, 0)
-        return total // 2, total - total // 2
 
-    assert ex.tf_same_pads(pads).ok
-    assert not ex.tf_same_pads(lambda length, k, s: pads(length, k, s)[::-1]).ok
-    assert not ex.tf_same_pads(lambda length, k, s: ((k - 1) // 2, (k - 1) // 2)).ok  # ignores the stride
+def _tf_pads(length, k, s):
+    total = max((-(-length // s) - 1) * s + k - length, 0)
+    return total // 2, total - total // 2
+
+
+def test_tf_same_pads_checker(assert_verdicts):
+    for length, k, s in [(8, 3, 2), (7, 4, 1), (5, 1, 3)]:
+        assert _tf_pads(length, k, s) == same_padding(length, k, s)
+    assert_verdicts(ex.tf_same_pads, [_tf_pads, lambda L, k, s: tuple(np.int64(v) for v in _tf_pads(L, k, s))], [
+        (lambda L, k, s: _tf_pads(L, k, s)[::-1], "*after*"),
+        (lambda L, k, s: ((k - 1) // 2, k - 1 - (k - 1) // 2), "only for strides=1"),
+        (lambda L, k, s: (((-(-L // s) - 1) * s + k - L) // 2, ((-(-L // s) - 1) * s + k - L) - ((-(-L // s) - 1) * s + k - L) // 2),
+         "never negative"),
+        (lambda L, k, s: (max((L // s - 1) * s + k - L, 0) // 2, max((L // s - 1) * s + k - L, 0) - max((L // s - 1) * s + k - L, 0) // 2),
+         "not floor"),
+        (lambda L, k, s: list(_tf_pads(L, k, s)), "Answer with a tuple"),
+        (lambda L, k, s: (sum(_tf_pads(L, k, s)) / 2, sum(_tf_pads(L, k, s)) / 2), "answer with an integer"),
+        (lambda L, k, s: (0.5, 0.5), "whole cells"),
+        (lambda L, k, s: (0, 1), "your function gives"),
+        (lambda L, k, s: _tf_pads(L, k, s) + (0,), "two numbers"),
+    ])
+    assert ex.tf_same_pads(lambda L, k, s: None).status == "not answered"
+
+
+def _multi_channel(image, kernel, bias):
+    kh, kw, _, F = kernel.shape
+    H, W = image.shape[0] - kh + 1, image.shape[1] - kw + 1
+    return np.array([[[(image[i:i + kh, j:j + kw, :] * kernel[..., f]).sum() + bias[f] for f in range(F)]
+                      for j in range(W)] for i in range(H)])
+
+
+def test_multi_channel_checker(assert_verdicts, tf):
+    rng = np.random.default_rng(1)
+    image, kernel, bias = rng.standard_normal((6, 7, 3)), rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)
+    twin = tf.keras.layers.Conv2D(4, (3, 2), dtype="float64")
+    twin.build((1, 6, 7, 3))
+    twin.set_weights([kernel, bias])
+    np.testing.assert_allclose(_multi_channel(image, kernel, bias), twin(image[None]).numpy()[0], rtol=1e-12)
+
+    def in_place(image, kernel, bias):
+        out = _multi_channel(image, kernel, bias)
+        bias += 1
+        return out
+
+    def by_layer(image, kernel, bias):                 # a right answer through kbook's own layer, in float32
+        layer = Conv2D(kernel.shape[-1], kernel.shape[:2], dtype="float32")
+        layer.build((1, *image.shape))
+        layer.set_weights([kernel, bias])
+        return layer(image[None].astype(np.float32))[0]
+
+    assert_verdicts(ex.multi_channel, [_multi_channel, in_place, by_layer], [
+        (lambda i, k, b: _multi_channel(i, k, 0 * b), "bias is missing"),
+        (lambda i, k, b: _multi_channel(i[..., :1], k[:, :, :1], b), "first channel"),
+        (lambda i, k, b: _multi_channel(i[..., -1:], k[:, :, -1:], b), "last channel"),
+        (lambda i, k, b: _multi_channel(i, k / i.shape[-1], b), "averages over the channels"),
+        (lambda i, k, b: _multi_channel(i, k, i.shape[-1] * b), "once per filter"),
+        (lambda i, k, b: _multi_channel(i, k[::-1, ::-1], b), "flips the kernel"),
+        (lambda i, k, b: np.stack([_multi_channel(i[..., c:c + 1], k[:, :, c:c + 1], b) for c in range(i.shape[-1])], 2),
+         "keeps the channel axis"),
+        (lambda i, k, b: np.moveaxis(_multi_channel(i, k, b), -1, 0), "filters go last"),
+        (lambda i, k, b: _multi_channel(i, k, b)[..., 0], "One map per filter"),
+    ])
+    assert "changed its input" in ex.multi_channel(in_place).message
 
 
 def test_output_length_helper_matches_layer():

@@ -408,21 +408,10 @@ def test_pooling_explorer_formula_is_the_layers_output_size():
 # plausible wrong ones rejected with a hint that names the mistake -------------------------------
 
 from kbook.exercises import pooling as ex  # noqa: E402
-from kbook.exercises.checker import CORRECT, TODO, WRONG  # noqa: E402
+from kbook.exercises.checker import TODO  # noqa: E402
 
 
-def assert_verdicts(checker, right, wrong):
-    assert checker(None).status == TODO
-    for answer in right:
-        verdict = checker(answer)
-        assert verdict.status == CORRECT, (answer, verdict)
-    for answer, hint in wrong:
-        verdict = checker(answer)
-        assert verdict.status == WRONG and hint in verdict.message, (answer, verdict)
-        assert "Correct" not in repr(verdict)
-
-
-def test_valid_shape():
+def test_valid_shape(assert_verdicts):
     assert MaxPooling2D(2, strides=2)(np.zeros((3, 7, 11, 5))).shape == (3, 3, 5, 5)
     assert_verdicts(ex.valid_shape, [(3, 3, 5, 5), (np.int64(3), np.int32(3), 5, 5)], [
         ((3, 4, 6, 5), "padding='same'"), ((3, 5, 3, 5), "swapped"), ((3, 6, 10, 5), "strides=None"),
@@ -433,7 +422,7 @@ def test_valid_shape():
     ])
 
 
-def test_same_shape():
+def test_same_shape(assert_verdicts):
     assert MaxPooling2D(3, strides=2, padding="same")(np.zeros((8, 15, 20, 16))).shape == (8, 8, 10, 16)
     assert_verdicts(ex.same_shape, [(8, 8, 10, 16), tuple(np.array([8, 8, 10, 16]))], [
         ((8, 7, 10, 16), "round up"), ((8, 7, 9, 16), "'valid' count"), ((8, 10, 8, 16), "swapped"),
@@ -442,7 +431,7 @@ def test_same_shape():
     ])
 
 
-def test_corner_average():
+def test_corner_average(assert_verdicts):
     y = AveragePooling2D(2, strides=1, padding="same", dtype="float64")(np.array([[1.0, 2], [3, 4]]).reshape(1, 2, 2, 1))
     assert_verdicts(ex.corner_average, [float(y[0, 1, 1, 0]), 4, np.float32(4.0), np.float64(4.0)], [
         (1.0, "zeros"), (2.5, "whole image"), (0.0, "not a value"), (3.0, "how many of its cells"),
@@ -450,7 +439,7 @@ def test_corner_average():
     ])
 
 
-def test_tie_winner(tf):
+def test_tie_winner(tf, assert_verdicts):
     x = tf.constant(np.array([[3.0, 3.0], [1.0, 0.0]]).reshape(1, 2, 2, 1))
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -474,7 +463,7 @@ def max_pool_2x2_in_place(x):      # changes its argument: the checker gave it a
     return np.maximum(x[:, ::2, ::2], x[:, ::2, 1::2])
 
 
-def test_max_pool_forward():
+def test_max_pool_forward(assert_verdicts):
     assert_verdicts(ex.max_pool_forward, [
         max_pool_2x2, lambda x: MaxPooling2D(2, dtype="float64")(x), lambda x: max_pool_2x2(x).astype(np.float32),
         lambda x: MaxPooling2D(2, dtype="float32")(x.astype(np.float32)), max_pool_2x2_in_place,
@@ -498,7 +487,7 @@ def test_max_pool_forward():
     assert "changed its input" in ex.max_pool_forward(max_pool_2x2_in_place).message
 
 
-def test_global_average():
+def test_global_average(assert_verdicts):
     def in_place(x):
         x /= x.shape[1] * x.shape[2]
         return x.sum(axis=(1, 2))
@@ -567,7 +556,7 @@ def test_max_pool_backward_agrees_with_tensorflow(tf):
         np.testing.assert_array_equal(ex._backward_reference(x, dy, pool, stride), dx_tf.numpy()[0, :, :, 0])
 
 
-def test_max_pool_backward():
+def test_max_pool_backward(assert_verdicts):
     assert_verdicts(ex.max_pool_backward, [
         backward_loops, backward_with_the_layer, backward_in_place,
         lambda x, dy, p, s: backward_loops(x, dy, p, s).astype(np.float32),

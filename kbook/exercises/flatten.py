@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from kbook.exercises.checker import judge
-from kbook.exercises.pooling import integer_problem, judge_function, shape_verdict
+from kbook.exercises.checker import integer_problem, judge, judge_function, shape_verdict
 
 
 def _integer_verdict(answer, expected, wrong, default):
