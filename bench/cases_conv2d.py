@@ -22,12 +22,16 @@ def _layer_cases():
 
 
 def explorer_cases():
-    from kbook.widgets.conv2d import Conv2DExplorer
+    from kbook.widgets.conv2d import Conv2DChannelsExplorer, Conv2DExplorer
 
     moves = [("kernel_size", 5), ("strides", 2), ("padding", "same"), ("kernel", "blur"),
              ("kernel_size", 3), ("strides", 1), ("dilation_rate", 2), ("padding", "valid"),
              ("kernel", "edge"), ("dilation_rate", 1)]
-    return [explorer_case("explorer Conv2DExplorer update (ms)", Conv2DExplorer(), moves)]
+    channel_moves = [("kernel_size", 7), ("filter_index", 3), ("padding", "valid"), ("filters", 2),
+                     ("kernel_size", 3), ("filters", 4), ("filter_index", 0), ("padding", "same")]
+    return [explorer_case("explorer Conv2DExplorer update (ms)", Conv2DExplorer(), moves),
+            explorer_case("explorer Conv2DChannelsExplorer update (ms)", Conv2DChannelsExplorer(), channel_moves,
+                          key_control="kernel_size")]
 
 
 def cases():

@@ -11,7 +11,8 @@ from kbook.exercises import conv2d as ex
 from kbook.images import sample_photo
 from kbook.layers import Conv2D
 from kbook.layers.conv_utils import conv_output_length, same_padding
-from kbook.widgets.conv2d import KERNELS, Conv2DExplorer, make_kernel
+from kbook.widgets.conv2d import (CHANNEL_FILTERS, KERNELS, Conv2DChannelsExplorer, Conv2DExplorer,
+                                  channel_kernel, make_kernel)
 
 ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "gelu"]
 
@@ -533,3 +534,58 @@ def test_empty_batch_gives_empty_output_and_gradients():
     assert y.shape == (0, 4, 4, 2)
     assert layer.backward(np.zeros(y.shape)).shape == (0, 6, 6, 3)
     assert np.array_equal(layer.grads["kernel"], np.zeros((3, 3, 3, 2)))
+
+
+# --- the channels explorer ----------------------------------------------------------------------------
+
+def test_channels_explorer_terms_sum_to_the_layer_and_to_tf_keras(tf):
+    explorer = Conv2DChannelsExplorer(size=16)
+    for filters, kernel_size, padding, index in [(4, 3, "same", 1), (2, 5, "valid", 0), (3, 2, "same", 2)]:
+        explorer.filters.value, explorer.kernel_size.value = filters, kernel_size
+        explorer.padding.value, explorer.filter_index.value = padding, index
+        twin = tf.keras.layers.Conv2D(filters, kernel_size, padding=padding, dtype="float64")
+        twin.build(explorer.x.shape)
+        twin.set_weights([channel_kernel(filters, kernel_size), np.array(explorer.BIAS[:filters])])
+        y = twin(explorer.x).numpy()
+        np.testing.assert_allclose(explorer.output, y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(explorer.contributions.sum(axis=0) + explorer.BIAS[index], y[0, :, :, index],
+                                   rtol=1e-12, atol=1e-12)
+        for c in range(3):   # each term is that channel alone through the filter's slice
+            only = np.zeros_like(explorer.x)
+            only[..., c] = explorer.x[..., c]
+            np.testing.assert_allclose(explorer.contributions[c], twin(only).numpy()[0, :, :, index] - explorer.BIAS[index],
+                                       rtol=1e-12, atol=1e-12)
+        assert f"= {kernel_size}*{kernel_size}*3*{filters} + {filters}" in explorer.summary()
+        assert "params = " in explorer.summary() and "equals Conv2D's map" in explorer.summary()
+        assert f"{kernel_size * kernel_size * 3 * filters + filters} params" in explorer.summary()
+
+
+def test_channels_explorer_filters_clamp_the_index_with_one_redraw():
+    explorer = Conv2DChannelsExplorer(size=12, filters=4, filter_index=3)
+    renders = explorer.live.renders
+    explorer.filters.value = 2
+    assert explorer.live.renders == renders + 1
+    assert explorer.filter_index.value == 1 and explorer.filter_index.max == 1
+    assert explorer.output.shape == (1, 12, 12, 2)
+    assert "filter 1 (red - blue" in explorer.summary()
+
+
+def test_channels_explorer_red_minus_blue_is_blind_to_gray():
+    gray = np.repeat(np.linspace(0, 1, 100).reshape(10, 10, 1), 3, axis=-1)
+    explorer = Conv2DChannelsExplorer(image=gray, filter_index=1)
+    assert CHANNEL_FILTERS[1][0] == "red - blue"
+    np.testing.assert_allclose(explorer.output[0, :, :, 1], explorer.BIAS[1], atol=1e-12)
+    assert "G 0.00" in explorer.summary()
+
+
+def test_channels_explorer_and_kernel_refuse_bad_input():
+    with pytest.raises(ValueError, match="RGB"):
+        Conv2DChannelsExplorer(image=np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="`filters` must be 1..4"):
+        channel_kernel(5, 3)
+
+
+def test_conv2d_explorer_starts_at_the_centre_of_the_output():
+    explorer = Conv2DExplorer(size=20, kernel_size=3)          # "valid": an 18 x 18 output
+    assert (explorer.row.value, explorer.col.value) == (9, 9)
+    assert "output[9, 9] sees input rows 9..11, cols 9..11" in explorer.summary()

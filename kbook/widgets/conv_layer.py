@@ -16,13 +16,12 @@ import math
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.artist import Artist
 
 from kbook.images import sample_photo
 from kbook.layers import Activation, Conv2D, Layer, MaxPooling2D
 from kbook.layers.conv_utils import conv_output_length
 from kbook.widgets.conv2d import make_kernel
-from kbook.widgets.live_figure import Explorer
+from kbook.widgets.live_figure import Explorer, PixelCanvas, paint_cells
 
 # One fixed kernel per filter, in this order; (name, what it responds to).
 FILTER_BANK = (
@@ -106,21 +105,6 @@ def mosaic(maps, gap=None):
         r, c = divmod(k, cols)
         out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = maps[:, :, k]
     return out
-
-
-class _Pixels(Artist):
-    """Copies an explorer's RGBA canvas (the figure's size, row 0 at the top) onto the figure."""
-
-    def __init__(self, explorer):
-        super().__init__()
-        self.explorer = explorer
-
-    def draw(self, renderer):
-        if not self.get_visible():
-            return
-        gc = renderer.new_gc()
-        renderer.draw_image(gc, 0, 0, np.ascontiguousarray(self.explorer.canvas[::-1]))  # Agg: row 0 at the bottom
-        gc.restore()
 
 
 class ConvLayerExplorer(Explorer):
@@ -218,14 +202,11 @@ class ConvLayerExplorer(Explorer):
                        matplotlib.colormaps["RdBu_r"].with_extremes(bad=_GAP_COLOR),
                        matplotlib.colormaps["gray"].with_extremes(bad=_GAP_COLOR),
                        matplotlib.colormaps["gray"].with_extremes(bad=_GAP_COLOR)]
-        self._background = np.full((height, width, 4), 255, dtype=np.uint8)
-        self.canvas = self._background.copy()
+        self._pixels = PixelCanvas(fig)
         self.rgba = {}
         self._titles = [fig.text((self._slot_x(k) + self._slot / 2) / width, 1 - 3 / height, "",
                                  ha="center", va="top", fontsize=9) for k in range(4)]
-        self._pixels = _Pixels(self)
-        fig.add_artist(self._pixels)
-        self._paint(self._background, 0, self.image)  # the input never changes: paint it once
+        self._paint(self._pixels.background, 0, self.image)  # the input never changes: paint it once
         self._titles[0].set_text(f"input {self.x.shape}")
 
     def _slot_x(self, k):
@@ -239,17 +220,15 @@ class ConvLayerExplorer(Explorer):
     def _paint(self, canvas, k, data):
         """Colour ``data`` and paint it, enlarged to fit and framed, into slot ``k`` of ``canvas``."""
         rgba = self._colour(k, data)
-        rows, cols = data.shape
-        scale = self._slot / max(rows, cols)
-        th, tw = max(1, round(rows * scale)), max(1, round(cols * scale))
-        y0 = self._TOP + (self._slot - th) // 2
-        x0 = self._slot_x(k) + (self._slot - tw) // 2
-        canvas[y0 - 1:y0 + th + 1, x0 - 1:x0 + tw + 1] = (85, 85, 85, 255)  # the frame, 1 px around
-        canvas[y0:y0 + th, x0:x0 + tw] = rgba[(np.arange(th) * rows) // th][:, (np.arange(tw) * cols) // tw]
+        paint_cells(canvas, rgba, self._slot_x(k), self._TOP, self._slot)
         return rgba
 
+    @property
+    def canvas(self):
+        return self._pixels.pixels
+
     def _draw(self):
-        self.canvas = self._background.copy()
+        self._pixels.clear()
         self.rgba = {}
         if self.error is not None:
             for k, stage in enumerate(self.STAGES, start=1):  # empty grey slots: no output

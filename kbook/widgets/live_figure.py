@@ -15,6 +15,8 @@ numbers and ticks with the cheap artists of ``fast_artists``.
 from abc import ABC, abstractmethod
 
 import ipywidgets as widgets
+import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from kbook.widgets.fast_agg import LiveCanvas, png_bytes
@@ -85,3 +87,46 @@ class Explorer(ABC):
         from IPython.display import display
 
         display(self.widget)
+
+
+class PixelCanvas(Artist):
+    """An RGBA array the size of the figure (row 0 at the top), copied onto it as it is.
+
+    For explorers that compose their panels themselves (``paint_cells``) instead of drawing
+    axes of images: no resampling, no axes, no layout; only their titles are matplotlib text.
+
+    Example:
+        >>> canvas = PixelCanvas(figure)          # canvas.pixels: (height, width, 4) uint8, white
+        >>> paint_cells(canvas.pixels, rgba, x0=6, y0=22, box=120)
+    """
+
+    def __init__(self, figure):
+        super().__init__()
+        width, height = figure.canvas.get_width_height()
+        self.background = np.full((height, width, 4), 255, dtype=np.uint8)
+        self.pixels = self.background.copy()
+        figure.add_artist(self)
+
+    def clear(self):
+        self.pixels = self.background.copy()
+        self.stale = True
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        gc = renderer.new_gc()
+        renderer.draw_image(gc, 0, 0, np.ascontiguousarray(self.pixels[::-1]))  # Agg: row 0 at the bottom
+        gc.restore()
+
+
+def paint_cells(pixels, rgba, x0, y0, box, frame=(85, 85, 85, 255)):
+    """Paint ``rgba`` (rows, cols, 4), enlarged by nearest neighbour to fit a ``box`` x ``box`` square
+    (so every cell stays a sharp rectangle) and framed by 1 px, centred in the box at (x0, y0) of
+    ``pixels``.  Returns the painted (top, left, height, width)."""
+    rows, cols = rgba.shape[:2]
+    scale = box / max(rows, cols)
+    th, tw = max(1, round(rows * scale)), max(1, round(cols * scale))
+    top, left = y0 + (box - th) // 2, x0 + (box - tw) // 2
+    pixels[top - 1:top + th + 1, left - 1:left + tw + 1] = frame
+    pixels[top:top + th, left:left + tw] = rgba[(np.arange(th) * rows) // th][:, (np.arange(tw) * cols) // tw]
+    return top, left, th, tw

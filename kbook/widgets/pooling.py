@@ -73,18 +73,6 @@ class PoolingExplorer(SlidingWindowExplorer):
         self._initial = {"mode": mode, "feature": feature}
         super().__init__(image=image, size=size, window=pool_size, strides=strides, padding=padding,
                          max_window=max_window, max_strides=max_strides)
-        self._centre()
-
-    def _centre(self):
-        """Select the output pixel at the centre of the map (one redraw)."""
-        if self.output_shape is None:
-            return
-        self._syncing = True  # two slider moves, one update
-        try:
-            self.row.value, self.col.value = (n // 2 for n in self.output_shape)
-        finally:
-            self._syncing = False
-        self.update()
 
     # --- hooks ------------------------------------------------------------------------------
 

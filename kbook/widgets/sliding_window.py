@@ -100,6 +100,19 @@ class SlidingWindowExplorer(Explorer):
         self._watch(window_control, self.strides, self.padding, *self._extras, self.row, self.col)
         self.update()
         self.live.freeze_layout()  # artists only move from now on: no need to re-solve the layout
+        self._centre()
+
+    def _centre(self):
+        """Select the output pixel at the centre of the map (one redraw): where the photo has
+        something to show, rather than the corner."""
+        if self.output_shape is None:
+            return
+        self._syncing = True  # two slider moves, one update
+        try:
+            self.row.value, self.col.value = (n // 2 for n in self.output_shape)
+        finally:
+            self._syncing = False
+        self.update()
 
     # --- hooks for subclasses ------------------------------------------------------
 
