@@ -425,6 +425,7 @@ def test_same_padding_checker(assert_verdicts):
     assert_verdicts(ex.same_padding, [(0, 1), (np.int64(0), np.int64(1))], [
         ((1, 0), "at the bottom"), ((1, 1), "strides=1"), ((0, 0), "one more than 8"), ((2, 0), "Only one row"),
         ((0.5, 0.5), "whole rows"), ([0, 1], "Answer with a tuple"), (1, "tuple"), ((0, 2), "which side"),
+        ((-1, 2), "never negative"), ((0, np.int64(-1)), "never negative"), ((0, 1.0), "not the float"),
     ])
     assert "0.5 in your answer" in ex.same_padding((0.5, 0.5)).message
 
@@ -433,6 +434,12 @@ def _valid_correlation(image, kernel):
     kh, kw = kernel.shape
     return np.array([[(image[i:i + kh, j:j + kw] * kernel).sum() for j in range(image.shape[1] - kw + 1)]
                      for i in range(image.shape[0] - kh + 1)])
+
+
+def _square_images_only(image, kernel):               # the output's side taken from the rows alone
+    kh, kw = kernel.shape
+    n = image.shape[0] - kh + 1
+    return np.array([[(image[i:i + kh, j:j + kw] * kernel).sum() for j in range(n)] for i in range(n)])
 
 
 def test_conv_single_channel_checker(assert_verdicts):
@@ -451,6 +458,7 @@ def test_conv_single_channel_checker(assert_verdicts):
         (lambda image, kernel: _valid_correlation(image, kernel)[:-1, :-1], "the + 1"),
         (lambda image, kernel: _valid_correlation(image, kernel)[None], "2-D map"),
         (lambda image, kernel: _valid_correlation(image, kernel) + 1e-3, "Rectangular images and kernels too"),
+        (_square_images_only, "Your maps are square"),
         (lambda image, kernel: 1 / 0, "ZeroDivisionError"),
         (3, "not a function"),
     ])
@@ -508,7 +516,8 @@ def test_multi_channel_checker(assert_verdicts, tf):
         layer.set_weights([kernel, bias])
         return layer(image[None].astype(np.float32))[0]
 
-    assert_verdicts(ex.multi_channel, [_multi_channel, in_place, by_layer], [
+    assert_verdicts(ex.multi_channel, [_multi_channel, in_place, by_layer,
+                                       lambda i, k, b: _multi_channel(i, k, b).tolist()], [
         (lambda i, k, b: _multi_channel(i, k, 0 * b), "bias is missing"),
         (lambda i, k, b: _multi_channel(i[..., :1], k[:, :, :1], b), "first channel"),
         (lambda i, k, b: _multi_channel(i[..., -1:], k[:, :, -1:], b), "last channel"),
@@ -519,6 +528,7 @@ def test_multi_channel_checker(assert_verdicts, tf):
          "keeps the channel axis"),
         (lambda i, k, b: np.moveaxis(_multi_channel(i, k, b), -1, 0), "filters go last"),
         (lambda i, k, b: _multi_channel(i, k, b)[..., 0], "One map per filter"),
+        (lambda i, k, b: _multi_channel(i, k, b)[:, :i.shape[0] - k.shape[0] + 1], "maps are square"),
     ])
     assert "changed its input" in ex.multi_channel(in_place).message
 
@@ -583,6 +593,76 @@ def test_channels_explorer_and_kernel_refuse_bad_input():
         Conv2DChannelsExplorer(image=np.zeros((8, 8)))
     with pytest.raises(ValueError, match="`filters` must be 1..4"):
         channel_kernel(5, 3)
+    for kwargs, pattern in [(dict(filters=0), "`filters` must be an integer 1..4, got 0"),
+                            (dict(filters=5), "`filters` must be an integer 1..4"),
+                            (dict(filters=2.0), "`filters` must be an integer"),
+                            (dict(kernel_size=8), "`kernel_size` must be an integer 1..7"),
+                            (dict(filter_index=-1), "`filter_index` must be an integer >= 0"),
+                            (dict(padding="full"), "`padding` must be 'valid' or 'same'"),
+                            (dict(image=np.zeros((5, 4, 3)), kernel_size=5), "`kernel_size` must be an integer 1..4")]:
+        with pytest.raises(ValueError, match=pattern):
+            Conv2DChannelsExplorer(**kwargs)
+
+
+def test_channels_explorer_clamps_what_it_can():
+    explorer = Conv2DChannelsExplorer(size=12, filters=2, filter_index=3)   # past the last filter: the last one
+    assert (explorer.filter_index.value, explorer.index) == (1, 1)
+    explorer.kernel_size.value = 9                                            # sliders clamp to their range
+    assert explorer.kernel_size.value == 7 and explorer.kernel.shape == (7, 7, 3, 2)
+    explorer.filter_index.value = 5
+    assert explorer.filter_index.value == 1
+    small = Conv2DChannelsExplorer(image=np.ones((5, 4, 3)), padding="valid")
+    assert small.kernel_size.max == 4                                         # "valid" needs the kernel inside
+    small.kernel_size.value = 7
+    assert small.output.shape == (1, 2, 1, 4)
+
+
+def test_channels_explorer_controls_change_what_they_should():
+    explorer = Conv2DChannelsExplorer(size=16)
+    assert explorer.output.shape == (1, 16, 16, 4) and explorer.kernel.shape == (3, 3, 3, 4)
+    assert explorer.titles[0, 1] == "input (16, 16, 3)\nx[..., 1]: green"
+    assert explorer.titles[0, 3].startswith("kernel (3, 3, 3, 4)\n")
+    assert explorer.titles[1, 4].startswith("output (16, 16, 4)\n")
+    explorer.kernel_size.value = 5
+    assert explorer.kernel.shape == (5, 5, 3, 4) and explorer.output.shape == (1, 16, 16, 4)   # "same"
+    explorer.padding.value = "valid"
+    assert explorer.output.shape == (1, 12, 12, 4) and explorer.contributions.shape == (3, 12, 12)
+    assert explorer.titles[1, 4].startswith("output (12, 12, 4)")
+    before = explorer.contributions.copy()
+    explorer.filter_index.value = 3
+    assert explorer.index == 3 and not np.allclose(explorer.contributions, before)
+    assert explorer.titles[1, 3] == "sum + bias[3]\n= output[..., 3]" and "bias[3] = -0.05" in explorer.titles[0, 4]
+    explorer.filters.value = 1
+    assert explorer.output.shape == (1, 12, 12, 1) and explorer.index == 0
+    assert "kernel (5, 5, 3, 1) + bias (1,) = 76 params = 5*5*3*1 + 1" in explorer.summary()
+    assert explorer.layer.count_params() == 76
+    picture = bytes(explorer.live.image.value)
+    explorer.padding.value = "same"
+    assert bytes(explorer.live.image.value) != picture
+
+
+def test_channels_explorer_summary_adds_up_at_the_centre():
+    explorer = Conv2DChannelsExplorer(size=16, filter_index=1)
+    lines = explorer.summary().splitlines()
+    assert lines[0] == "Conv2D(filters=4, kernel_size=3, padding='same') on one RGB image (1, 16, 16, 3) -> (1, 16, 16, 4)"
+    assert lines[1] == "kernel (3, 3, 3, 4) + bias (4,) = 112 params = 3*3*3*4 + 4"
+    terms = [explorer.contributions[c, 8, 8] for c in range(3)]
+    assert lines[3] == (f"  at the centre, output[0, 8, 8, 1]: R {terms[0]:+.4f} + G {terms[1]:+.4f} + B {terms[2]:+.4f} "
+                        f"+ bias +0.0500 = {explorer.output[0, 8, 8, 1]:+.4f}")
+    assert sum(terms) + 0.05 == pytest.approx(explorer.output[0, 8, 8, 1], abs=1e-12)
+    assert lines[4].endswith("(to 1e-12): True")
+
+
+def test_channels_explorer_titles_fit_their_stamps():
+    explorer = Conv2DChannelsExplorer(size=48)
+    for filters, kernel_size, padding in [(4, 7, "valid"), (4, 3, "same"), (2, 1, "valid")]:
+        explorer.filters.value, explorer.kernel_size.value, explorer.padding.value = filters, kernel_size, padding
+        for index in range(filters):
+            explorer.filter_index.value = index
+            for text in explorer.titles.values():
+                stamp = explorer._stamps.stamp(text)
+                ink = (stamp[..., :3] < 200).any(axis=(0, 2))
+                assert ink.any() and not ink[0] and not ink[-1], text     # drawn, and not cut at a side
 
 
 def test_conv2d_explorer_starts_at_the_centre_of_the_output():

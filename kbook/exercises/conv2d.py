@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kbook.exercises.checker import integer_problem, judge, judge_function, returns, shape_verdict
+from kbook.exercises.checker import integer_problem, is_integer, judge, judge_function, returns, shape_verdict
 
 
 # --- 1. output shape ------------------------------------------------------------------------------
@@ -92,6 +92,9 @@ def same_padding(answer):
         fraction_hint="padding is whole rows: total // 2 on top, the rest at the bottom.",
         noun="answer",
     )
+    if not ok and isinstance(answer, tuple) and any(is_integer(v) and v < 0 for v in answer):
+        hint = ("Padding is never negative: it adds rows of zeros (0 or more) on each side. "
+                "Here 4 outputs read (4 - 1) * 2 + 3 = 9 rows, one more than 8: where does that row go?")
     return judge(
         answer, lambda a: ok,
         success="(0, 1): 4 output rows need (4 - 1) * 2 + 3 = 9 input rows, one more than 8, "
@@ -123,11 +126,21 @@ def _single_mistakes(image, kernel):
              "Your output is transposed: rows and columns swapped. output[i, j] belongs to row i, column j.")]
 
 
+def _square(got, want):
+    """The hint for a square (H', W') where a rectangle was due: H and W (or kh and kw) mixed up."""
+    if got[0] == got[1] and want[0] != want[1]:
+        return (f"Your maps are square, {got}, but this image or kernel is a rectangle: they are {want}. "
+                "Use H and W, kh and kw, separately (image.shape, kernel.shape).")
+    return None
+
+
 def _single_shape_hint(got, want):
     if len(got) != 2:
         return f"A one-channel, one-filter convolution gives a 2-D map; yours has {len(got)} axes."
     if got == want[::-1] and got != want:
         return "H and W are swapped: the output is (H - kh + 1, W - kw + 1), rows first."
+    if square := _square(got, want):
+        return square
     if got == (want[0] - 1, want[1] - 1):
         return "One row and column short: there are H - kh + 1 window positions per column (the + 1)."
     if got[0] > want[0] or got[1] > want[1]:
@@ -282,6 +295,8 @@ def _multi_shape_hint(got, want):
         return "One map per filter: the output is (H', W', F)."
     if got == (w, h, f) and got != want:
         return "H and W are swapped: the output is (H - kh + 1, W - kw + 1, F)."
+    if len(got) == 3 and got[-1] == f:
+        return _square(got[:2], want[:2])
     return None
 
 
