@@ -7,6 +7,7 @@ browser-driver package is needed; Chromium itself comes from the system (Debian:
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +20,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1600,900"]
 KEYS = {"ArrowRight": 39, "ArrowLeft": 37, "ArrowDown": 40, "ArrowUp": 38, " ": 32}
 CODES = {" ": "Space"}
+NO_CHROMIUM = "No Chromium found: install it (Debian: apt-get install chromium) or pass --chromium PATH."
+
+
+def find_chromium(executable=None):
+    """``executable`` (a --chromium argument) when given, else the first Chromium / Chrome on PATH; None if none."""
+    return executable or next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
 def wait_script(condition, timeout_ms, poll_ms=50):
@@ -171,6 +179,32 @@ def start_lab(folder, port, token, env=None):
                                cwd=folder)
     wait_for_json(f"http://127.0.0.1:{port}/api/status?token={token}", 120, process)
     return process
+
+
+# The open notebook's panel, found by its path (a headless page has no focused "current" widget).
+PANEL = ("(Array.from(window.jupyterapp.shell.widgets('main'))"
+         ".find(w => w.context && w.context.path === {name!r}))")
+
+
+def open_notebook(page, url, name):
+    """Open the notebook ``name`` of the JupyterLab at ``url`` and wait for its kernel; returns its panel
+    (a JavaScript expression).  The first is opened by loading ``url``, the next ones inside JupyterLab:
+    leaving a page with a running kernel asks for confirmation."""
+    if page.evaluate("!!window.jupyterapp"):
+        page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {name!r}}}).then(() => true)")
+    else:
+        page.call("Page.navigate", url=url)
+    panel = PANEL.format(name=name)
+    page.wait(f"window.jupyterapp && {panel} && {panel}.sessionContext")
+    page.evaluate(f"(async () => {{ const p = {panel}; await p.context.ready; await p.sessionContext.ready;"
+                  " window.jupyterapp.shell.activateById(p.id); return true; })()")
+    return panel
+
+
+def close_notebook(page, panel):
+    """Shut the notebook's kernel down and drop its panel (disposing asks no question about saving)."""
+    page.evaluate(f"(async () => {{ const p = {panel}; await p.sessionContext.shutdown(); p.dispose();"
+                  " return true; })()")
 
 
 def stop(process):

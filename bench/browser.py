@@ -21,7 +21,6 @@ jupyter_server), so no browser-driver package is needed.
 import argparse
 import json
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,8 @@ import bench  # noqa: E402  (the case modules)
 from twins import key_control  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from headless import free_port, start_chromium, start_lab, stop, wait_script  # noqa: E402
+from headless import (NO_CHROMIUM, close_notebook, find_chromium, free_port, open_notebook,  # noqa: E402
+                      start_chromium, start_lab, stop, wait_script)
 
 GOAL_MS = 80
 
@@ -96,33 +96,14 @@ def write_notebook(folder, case, control):
     return path.name, log
 
 
-# The open notebook's panel (found by its path: a headless page has no focused "current" widget).
-PANEL = ("(Array.from(window.jupyterapp.shell.widgets('main'))"
-         ".find(w => w.context && w.context.path === {name!r}))")
-
-
 def open_and_run(page, url, name):
-    """Open the notebook (the first by loading JupyterLab, the next ones inside it: leaving a page
-    with a running kernel asks for confirmation), wait for its kernel, run it."""
-    if page.evaluate("!!window.jupyterapp"):
-        page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {name!r}}}).then(() => true)")
-    else:
-        page.call("Page.navigate", url=url)
-    panel = PANEL.format(name=name)
-    page.evaluate(wait_in_page(f"window.jupyterapp && {panel} && {panel}.sessionContext", 120_000))
-    page.evaluate(f"(async () => {{ const panel = {panel}; await panel.context.ready;"
-                  " await panel.sessionContext.ready; window.jupyterapp.shell.activateById(panel.id);"
-                  " return true; })()")
+    """Open the notebook (headless.open_notebook), wait for its kernel, run it; returns its panel."""
+    panel = open_notebook(page, url, name)
     page.evaluate(wait_in_page(f"{panel}.sessionContext.session.kernel.status === 'idle'", 120_000))
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
     page.evaluate(wait_in_page("(document.querySelector('img.kbook-bench-image') || {}).naturalWidth > 0"
                                " && document.querySelector('.kbook-bench-key')", 120_000))
-
-
-def close(page, name):
-    """Shut the notebook's kernel down and drop its panel (disposing asks no question about saving)."""
-    page.evaluate(f"(async () => {{ const panel = {PANEL.format(name=name)};"
-                  " await panel.sessionContext.shutdown(); panel.dispose(); return true; })()")
+    return panel
 
 
 def measure(page, keys, presses, log, warmup=3):
@@ -164,9 +145,9 @@ def run(cases, executable, presses):
             for case in cases:
                 control, keys = key_control(case)
                 name, log = write_notebook(folder, case, control)
-                open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
+                panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
                 records = measure(page, keys, presses, log)
-                close(page, name)
+                close_notebook(page, panel)
                 times = [r["shown"] for r in records]
                 median = statistics.median(times)
                 results.append({"explorer": type(case["explorer"]).__name__, "control": control,
@@ -190,10 +171,9 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
 
-    executable = args.chromium or next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    executable = find_chromium(args.chromium)
     if executable is None:
-        print("No Chromium found: install it (Debian: apt-get install chromium) or pass --chromium PATH.")
+        print(NO_CHROMIUM)
         return 2
     cases = [case for module in bench.CASE_MODULES for case in getattr(module, "explorer_cases", list)()
              if args.only in type(case["explorer"]).__name__]

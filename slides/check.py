@@ -29,7 +29,8 @@ SLIDES = Path(__file__).resolve().parent
 ROOT = SLIDES.parent
 sys.path.insert(0, str(ROOT))
 
-from headless import free_port, start_chromium, start_lab, stop  # noqa: E402
+from headless import (NO_CHROMIUM, close_notebook, find_chromium, free_port, open_notebook,  # noqa: E402
+                      start_chromium, start_lab, stop)
 from slides import build, metadata  # noqa: E402
 
 LIVE_CHAPTER = "01_dense.ipynb"
@@ -125,27 +126,6 @@ def check_decks(page, folder, only):
 
 # ---------------------------------------------------------------- live slideshow
 
-PANEL = ("(Array.from(window.jupyterapp.shell.widgets('main'))"
-         ".find(w => w.context && w.context.path === {name!r}))")
-
-
-def open_notebook(page, base_url, name):
-    """Open a notebook (the first by loading JupyterLab, later ones inside it) and wait for its kernel."""
-    if page.evaluate("!!window.jupyterapp"):
-        page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', {{path: {name!r}}}).then(() => true)")
-    else:
-        page.call("Page.navigate", url=f"{base_url}/lab/tree/{name}")
-    panel = PANEL.format(name=name)
-    page.wait(f"window.jupyterapp && {panel} && {panel}.sessionContext")
-    page.evaluate(f"(async () => {{ const p = {panel}; await p.context.ready; await p.sessionContext.ready;"
-                  " window.jupyterapp.shell.activateById(p.id); return true; })()")
-    return panel
-
-
-def close_notebook(page, panel):
-    page.evaluate(f"(async () => {{ const p = {panel}; await p.sessionContext.shutdown(); p.dispose(); return true; }})()")
-
-
 # The explorer's picture and a slider of it, inside the cell shown on the current deck slide.
 EXPLORER = ("{panel}.content.widgets[{index}].node")
 
@@ -216,7 +196,7 @@ def check_live(page, folder, only):
         page.call("Page.navigate", url=f"http://127.0.0.1:{port}/lab?token={token}")
         page.wait("window.jupyterapp && window.jupyterapp.commands.hasCommand('deck:start')")
         page.events.clear()
-        panel = open_notebook(page, f"http://127.0.0.1:{port}", LIVE_CHAPTER)
+        panel = open_notebook(page, f"http://127.0.0.1:{port}/lab/tree/{LIVE_CHAPTER}", LIVE_CHAPTER)
         page.wait(f"{panel}.sessionContext.session.kernel.status === 'idle'")
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
         page.wait(f"{panel}.content.widgets.every(c => c.model.type !== 'code' || c.model.executionCount)"
@@ -228,7 +208,7 @@ def check_live(page, folder, only):
         ok &= moved["explorer_on_slide"] and moved["picture_changed"]
         close_notebook(page, panel)
         for path in chapters:
-            panel = open_notebook(page, f"http://127.0.0.1:{port}", path.name)
+            panel = open_notebook(page, f"http://127.0.0.1:{port}/lab/tree/{path.name}", path.name)
             walked = step_through_deck(page, panel)
             print(f"live slideshow, {path.name}: {walked['steps']} steps forward, "
                   f"ended on cell {walked['last_cell'] + 1} of {walked['cells']}")
@@ -250,10 +230,9 @@ def main(argv=None):
     parser.add_argument("--no-live", action="store_true", help="skip the live JupyterLab slideshow")
     parser.add_argument("--chromium", default=None, help="the Chromium / Chrome executable")
     args = parser.parse_args(argv)
-    executable = args.chromium or next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    executable = find_chromium(args.chromium)
     if executable is None:
-        print("No Chromium found: install it (Debian: apt-get install chromium) or pass --chromium PATH.")
+        print(NO_CHROMIUM)
         return 2
     with tempfile.TemporaryDirectory(prefix="kbook-slides-check-") as tmp:
         folder = Path(tmp)

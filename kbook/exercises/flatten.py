@@ -1,9 +1,9 @@
 """Chapter 5 (Flatten) exercises: each function checks one answer.
 
-As in chapter 4 (whose helpers these checkers share): the expected answer is worked out first,
-integers are asked for where a count or an index is asked, a shape is a tuple, function answers
-get copies and run on several shapes (N != 2, H != W), float32 answers are accepted at float32
-tolerance, and the typical mistakes are named.
+As in chapter 4, with the same helpers (kbook/exercises/checker.py): the expected answer is worked
+out first, integers are asked for where a count or an index is asked, a shape is a tuple, function
+answers get copies and run on several shapes (N != 2, H != W), float32 answers are accepted at
+float32 tolerance, and the typical mistakes are named.
 """
 import math
 
