@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import kbook.layers.conv2d as conv_module
+import kbook.ops.conv2d as conv_module
 from kbook.check import TOLERANCES, check_layer, keras_twin, relative_error
 from kbook.exercises import conv2d as ex
 from kbook.images import sample_photo

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kbook import activations, parallel
+from kbook.ops import activations as ops_activations
 
 
 @pytest.mark.parametrize("threads", [1, 2, 8])
@@ -32,5 +33,5 @@ def test_threaded_activation_equals_single_block(monkeypatch):
     monkeypatch.setattr(parallel, "cores", lambda: 4)  # threads even on a 1-core machine
     x = np.random.default_rng(0).standard_normal(600_000).astype(np.float32)
     threaded = activations.gelu(x)
-    monkeypatch.setattr(activations, "PARALLEL_MIN_SIZE", 1 << 60)
+    monkeypatch.setattr(ops_activations, "PARALLEL_MIN_SIZE", 1 << 60)
     assert np.array_equal(threaded, activations.gelu(x))

@@ -7,6 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import kbook.layers.pooling as pooling
+import kbook.ops.pooling as pooling_ops
 from kbook.check import check_layer, keras_twin
 from kbook.layers import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
                           MaxPool2D, MaxPooling2D)
@@ -92,8 +93,8 @@ def test_global_pooling_matches_keras(tf, cls, shape, data_format, keepdims, dty
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_threads_and_chunks_match_keras(monkeypatch, mode, data_format):
     # thresholds lowered so that a small input is split across threads and into many chunks
-    monkeypatch.setattr(pooling, "_PARALLEL_BYTES", 0)
-    monkeypatch.setattr(pooling, "_CHUNK_BYTES", 1024)
+    monkeypatch.setattr(pooling_ops, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(pooling_ops, "_CHUNK_BYTES", 1024)
     rng = np.random.default_rng(3)
     shape = (5, 9, 10, 3) if data_format == "channels_last" else (5, 3, 9, 10)
     for dtype in ("float32", "float64"):
@@ -111,13 +112,13 @@ def test_threads_do_not_change_a_single_bit(monkeypatch, cls):
     monkeypatch.setattr(parallel, "cores", lambda: 4)  # threads even on a 1-core machine
     rng = np.random.default_rng(4)
     x = random_input(rng, (16, 32, 32, 64), "float32", ties=True)
-    assert x.nbytes >= pooling._PARALLEL_BYTES  # the default path splits this across threads
+    assert x.nbytes >= pooling_ops._PARALLEL_BYTES  # the default path splits this across threads
     layer = cls(2) if cls is not GlobalMaxPooling2D else cls()
     y = layer(x)
     dy = rng.standard_normal(y.shape).astype("float32")
     dx = layer.backward(dy)
-    monkeypatch.setattr(pooling, "_PARALLEL_BYTES", 1 << 60)  # now single-threaded
-    monkeypatch.setattr(pooling, "_CHUNK_BYTES", 1 << 60)     # and one chunk
+    monkeypatch.setattr(pooling_ops, "_PARALLEL_BYTES", 1 << 60)  # now single-threaded
+    monkeypatch.setattr(pooling_ops, "_CHUNK_BYTES", 1 << 60)     # and one chunk
     np.testing.assert_array_equal(layer(x), y)
     np.testing.assert_array_equal(layer.backward(dy), dx)
 

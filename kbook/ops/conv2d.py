@@ -1,0 +1,307 @@
+"""The engine behind ``kbook.layers.Conv2D``: 2-D cross-correlation as matrix products.
+
+The layer checks its arguments and calls the three functions at the end of this module:
+``conv2d_nhwc`` (forward), ``conv2d_kernel_grad`` (dL/dkernel) and ``conv2d_input_grad`` (dL/dx).
+They check no arguments.  Everything above them is how they are fast.
+
+No Python loop runs over pixels or images; the work is matrix products (GEMMs) on cache-sized
+blocks: several whole images when images are small, or a range of output rows of one image when
+they are large.  Two engines:
+
+* **Stride 1, one group (the usual case, and every ``dx``): shifted GEMMs, no im2col.**
+  Flatten a block's zero-padded input rows to a (rows * Wp, C) matrix (Wp = padded width).
+  Output position p = r * Wp + c needs, for tap (i, j), input row p + i * dh * Wp + j * dw,
+  so tap (i, j) contributes ``flat[off:off + R] @ kernel[i, j]``: a GEMM on a slice that is
+  already contiguous, nothing copied.  BLAS's ``gemm`` with ``beta = 1`` adds every tap into
+  the same output block (NumPy's ``matmul`` cannot accumulate in place; SciPy's BLAS wrapper
+  can, and takes Fortran-ordered views without copying).  The block is computed over the
+  padded width; the last ``span_w - 1`` columns of each row are thrown away.  The output block
+  starts as a copy of the bias, so the first tap accumulates onto it too.
+* **Strides > 1 or groups > 1: im2col, one block at a time.**  Each output pixel's
+  ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
+  ``cols @ kernel.reshape(-1, filters)``.  Built whole, that matrix is ``kh * kw`` times the
+  input (75 MB for the benchmark); built per block it stays in cache: ``kh`` strided copies
+  (one per kernel row) fill it, then one GEMM writes the block's output rows in place.  A
+  column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.
+
+Padding is built per block in the block's own buffer, never as a padded copy of the input.
+Every product goes through SciPy's BLAS (see ``_gemm_into``).  No Python threads: OpenBLAS already
+spreads each GEMM over every core, and threads on top of it only made the two fight (measured).
+
+Backward: ``dkernel`` sums, per tap, (input slice).T @ dy over the blocks (the slices are
+rebuilt, not kept from the forward pass); ``dx`` is itself a stride-1 convolution: dy, spread
+out by the strides and padded, correlated with the kernel flipped in space and with its two
+channel axes swapped (the "transposed convolution").
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from scipy.linalg import blas
+
+from kbook.layers.conv_utils import dilated_size
+
+_BLOCK_BYTES = 1 << 20  # a block's working buffers: about a core's L2 cache
+
+
+def _gemm_into(a, b, out):
+    """out = a @ b for C-ordered 2-D arrays, through SciPy's BLAS (out.T = b.T @ a.T, all Fortran views).
+
+    Every product in this module goes through the same BLAS library: NumPy's ``@`` uses a second
+    copy of OpenBLAS, and two libraries' worker threads fighting over two cores cost more than the
+    products themselves (measured).
+    """
+    gemm = blas.get_blas_funcs("gemm", dtype=out.dtype)
+    gemm(1.0, b.T, a.T, beta=0.0, c=out.T, overwrite_c=1)
+    return out
+
+
+class _Geometry:
+    """Sizes of one convolution: x (N, H, W, C) * kernel (kh, kw, C // groups, F), explicit pads."""
+
+    def __init__(self, x_shape, kernel_shape, strides, dilation, pads, groups):
+        self.N, self.H, self.W, self.C = x_shape
+        self.kh, self.kw, self.Cg, self.F = kernel_shape
+        self.sh, self.sw = strides
+        self.dh, self.dw = dilation
+        (self.pt, self.pb), (self.pl, self.pr) = pads
+        self.groups = groups
+        self.Fg = self.F // groups
+        self.span_h = dilated_size(self.kh, self.dh)
+        self.span_w = dilated_size(self.kw, self.dw)
+        self.Ho = (self.H + self.pt + self.pb - self.span_h) // self.sh + 1
+        self.Wo = (self.W + self.pl + self.pr - self.span_w) // self.sw + 1
+        self.K = self.kh * self.kw * self.Cg
+        self.Wp = self.W + self.pl + self.pr
+
+    def plan(self, bytes_per_row):
+        """Blocks (n0, n1, h0, h1) of about _BLOCK_BYTES: output rows h0..h1 of images n0..n1.
+
+        Several whole images per block when one image is small (so a batch of small images is a
+        few large GEMMs, not many tiny ones); otherwise row ranges of one image.
+        """
+        rows = max(1, _BLOCK_BYTES // max(bytes_per_row, 1))
+        if self.N == 0:  # an empty batch: nothing to compute, an empty output
+            self.block_images, self.block_rows = 1, max(1, min(rows, self.Ho))
+            return []
+        if rows >= self.Ho:
+            per = max(1, min(self.N, rows // self.Ho))
+            per = math.ceil(self.N / math.ceil(self.N / per))  # even blocks
+            self.block_images, self.block_rows = per, self.Ho
+            return [(n, min(n + per, self.N), 0, self.Ho) for n in range(0, self.N, per)]
+        rows = math.ceil(self.Ho / math.ceil(self.Ho / rows))
+        self.block_images, self.block_rows = 1, rows
+        return [(n, n + 1, h0, min(h0 + rows, self.Ho)) for n in range(self.N) for h0 in range(0, self.Ho, rows)]
+
+
+def _fill_padded(slab, x, g, n0, n1, r0, r1):
+    """slab[:n1-n0, 0:r1-r0] = input rows r0..r1-1 of images n0..n1-1, zero outside the images.
+
+    The pad columns are zero from the start and never written; rows past r1 - r0 are zeroed too,
+    so a short last block reads nothing stale.
+    """
+    a, b = max(r0, 0), min(r1, g.H)
+    part = slab[:n1 - n0]
+    part[:, :max(a - r0, 0)] = 0
+    if b > a:
+        part[:, a - r0:b - r0, g.pl:g.pl + g.W] = x[n0:n1, a:b]
+    part[:, max(b - r0, 0):] = 0
+
+
+class _ShiftBuffers:
+    """The stride-1 engine's buffers for one block: the flat padded rows and the output block.
+
+    Images of a block lie one below the other, rows_in padded rows each; the taps' slices run
+    across the image boundaries too, and those positions, like the padded columns, are discarded.
+    """
+
+    def __init__(self, g, dtype, out_channels):
+        self.g = g
+        self.rows_in = g.block_rows + g.span_h - 1
+        size = g.block_images * self.rows_in * g.Wp
+        # span_w - 1 extra zero cells at the end: the last row's discarded columns read them.
+        self.flat = np.zeros((size + g.span_w - 1, g.C), dtype)
+        self.slab = self.flat[:size].reshape(g.block_images, self.rows_in, g.Wp, g.C)
+        self.z = np.zeros((size, out_channels), dtype)
+        self.gemm = blas.get_blas_funcs("gemm", dtype=dtype)
+        self.offsets = [i * g.dh * g.Wp + j * g.dw for i in range(g.kh) for j in range(g.kw)]
+
+    def fill(self, x, n0, n1, h0, h1):
+        """Load the padded input rows under the block; returns R, the positions computed."""
+        g = self.g
+        _fill_padded(self.slab, x, g, n0, n1, h0 - g.pt, h1 - 1 - g.pt + g.span_h)
+        return ((n1 - n0 - 1) * self.rows_in + (h1 - h0)) * g.Wp
+
+    def taps(self, R):
+        """Each tap's slice of the flat rows, transposed: a Fortran-ordered (C, R) view, no copy."""
+        return [self.flat[off:off + R].T for off in self.offsets]
+
+    def outputs(self, n0, n1, h0, h1):
+        """The block's real output positions inside z: (images, rows, W_out, channels)."""
+        z = self.z[:(n1 - n0) * self.rows_in * self.g.Wp]
+        return z.reshape(n1 - n0, self.rows_in, self.g.Wp, -1)[:, :h1 - h0, :self.g.Wo]
+
+
+def _shift_plan(g, dtype, out_channels):
+    blocks = g.plan(g.Wp * (g.C + out_channels) * np.dtype(dtype).itemsize)
+    return blocks, _ShiftBuffers(g, dtype, out_channels)
+
+
+def _conv_shift(x, kernel, bias, pads, dilation):
+    g = _Geometry(x.shape, kernel.shape, (1, 1), dilation, pads, 1)
+    out = np.empty((g.N, g.Ho, g.Wo, g.F), dtype=x.dtype)
+    blocks, buf = _shift_plan(g, x.dtype, g.F)
+    kmats = [kernel[i, j].T for i in range(g.kh) for j in range(g.kw)]  # (F, C), Fortran-ordered
+    if bias is not None:  # every block starts as the bias, a plain copy (cheaper than a rank-1 GEMM)
+        bias_rows = np.broadcast_to(bias.astype(x.dtype), buf.z.shape).copy()
+    for n0, n1, h0, h1 in blocks:
+        R = buf.fill(x, n0, n1, h0, h1)
+        zt = buf.z[:R].T  # (F, R): the C-ordered output block seen in Fortran order, as BLAS wants
+        beta = 0.0
+        if bias is not None:
+            np.copyto(buf.z[:R], bias_rows[:R])
+            beta = 1.0
+        for kmat, tap in zip(kmats, buf.taps(R)):
+            buf.gemm(1.0, kmat, tap, beta=beta, c=zt, overwrite_c=1)  # zt += kernel[i, j].T @ slice.T
+            beta = 1.0
+        out[n0:n1, h0:h1] = buf.outputs(n0, n1, h0, h1)
+    return out
+
+
+def _kernel_grad_shift(x, dy, kernel_shape, pads, dilation):
+    g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
+    blocks, buf = _shift_plan(g, x.dtype, g.F)
+    acc = np.zeros((g.kh * g.kw, g.C, g.F), x.dtype)
+    for n0, n1, h0, h1 in blocks:
+        R = buf.fill(x, n0, n1, h0, h1)
+        # dy on the padded grid; every discarded position must hold zero, so that it adds nothing
+        # (the columns past W_out are never written; rows past the block's are cleared).
+        grid = buf.outputs(n0, n1, h0, h1)
+        grid[...] = dy[n0:n1, h0:h1]
+        buf.z[:(n1 - n0) * buf.rows_in * g.Wp].reshape(n1 - n0, buf.rows_in, g.Wp, g.F)[:, h1 - h0:] = 0
+        dyt = buf.z[:R].T  # (F, R), Fortran-ordered
+        for t, tap in enumerate(buf.taps(R)):
+            # acc[t].T (F, C) += dy.T (F, R) @ slice (R, C); the slice arrives transposed, hence trans_b.
+            buf.gemm(1.0, dyt, tap, beta=1.0, c=acc[t].T, trans_b=1, overwrite_c=1)
+    return acc.reshape(g.kh, g.kw, g.C, g.F)
+
+
+class _Im2colBuffers:
+    """The im2col engine's buffers for one block: the padded input rows and the column matrix."""
+
+    def __init__(self, g, dtype, with_ones):
+        self.g = g
+        rows_in = (g.block_rows - 1) * g.sh + g.span_h
+        self.slab = np.zeros((g.block_images, rows_in, g.Wp, g.C), dtype)
+        self.cols = np.empty((g.block_images * g.block_rows * g.Wo, g.K + (1 if with_ones else 0)), dtype)
+        if with_ones:
+            self.cols[:, -1] = 1.0
+
+    def columns(self, x, n0, n1, h0, h1, group):
+        """Fill and return the (images * rows * W_out, K [+1]) column matrix of one block and group."""
+        g = self.g
+        if group == 0:
+            _fill_padded(self.slab, x, g, n0, n1, h0 * g.sh - g.pt, (h1 - 1) * g.sh - g.pt + g.span_h)
+        src = self.slab[:n1 - n0]
+        rows = h1 - h0
+        m = (n1 - n0) * rows * g.Wo
+        dest = self.cols[:m, :g.K].reshape(n1 - n0, rows, g.Wo, g.kh, g.kw, g.Cg)
+        s0, s1, s2, s3 = src.strides
+        c0 = group * g.Cg
+        for i in range(g.kh):  # one strided copy per kernel row: all images, taps and channels at once
+            window = as_strided(src[:, i * g.dh, :, c0:], shape=(n1 - n0, rows, g.Wo, g.kw, g.Cg),
+                                strides=(s0, g.sh * s1, g.sw * s2, g.dw * s2, s3), writeable=False)
+            np.copyto(dest[:, :, :, i], window)
+        return self.cols[:m]
+
+
+def _im2col_plan(g, dtype, with_ones):
+    blocks = g.plan(g.Wo * (g.K + 1) * np.dtype(dtype).itemsize)
+    return blocks, _Im2colBuffers(g, dtype, with_ones)
+
+
+def _conv_im2col(x, kernel, bias, strides, pads, dilation, groups):
+    g = _Geometry(x.shape, kernel.shape, strides, dilation, pads, groups)
+    out = np.empty((g.N, g.Ho, g.Wo, g.F), dtype=x.dtype)
+    with_ones = bias is not None
+    mats = []
+    for k in range(groups):
+        mat = kernel[..., k * g.Fg:(k + 1) * g.Fg].reshape(g.K, g.Fg)
+        if with_ones:
+            mat = np.vstack([mat, bias[None, k * g.Fg:(k + 1) * g.Fg]])
+        mats.append(np.ascontiguousarray(mat, dtype=x.dtype))
+    blocks, buf = _im2col_plan(g, x.dtype, with_ones)
+    tmp = np.empty((buf.cols.shape[0], g.Fg), x.dtype) if groups > 1 else None
+    for n0, n1, h0, h1 in blocks:
+        rows_out = out[n0:n1, h0:h1].reshape(-1, g.F)  # contiguous: whole images, or rows of one image
+        for k in range(groups):
+            cols = buf.columns(x, n0, n1, h0, h1, k)
+            if groups == 1:
+                _gemm_into(cols, mats[0], rows_out)
+            else:
+                part = tmp[:cols.shape[0]]
+                _gemm_into(cols, mats[k], part)
+                rows_out[:, k * g.Fg:(k + 1) * g.Fg] = part
+    return out
+
+
+def _kernel_grad_im2col(x, dy, kernel_shape, strides, pads, dilation, groups):
+    g = _Geometry(x.shape, kernel_shape, strides, dilation, pads, groups)
+    blocks, buf = _im2col_plan(g, x.dtype, False)
+    acc = np.zeros((groups, g.K, g.Fg), x.dtype)
+    gemm = blas.get_blas_funcs("gemm", dtype=x.dtype)
+    for n0, n1, h0, h1 in blocks:
+        dy_rows = dy[n0:n1, h0:h1].reshape(-1, g.F)
+        for k in range(groups):
+            cols = buf.columns(x, n0, n1, h0, h1, k)
+            part = np.asfortranarray(dy_rows[:, k * g.Fg:(k + 1) * g.Fg].T)  # (Fg, m); a copy only when groups > 1
+            # acc[k].T (Fg, K) += dy.T (Fg, m) @ cols (m, K); cols arrives as its transpose, hence trans_b.
+            gemm(1.0, part, cols.T, beta=1.0, c=acc[k].T, trans_b=1, overwrite_c=1)
+    dkernel = acc.reshape(groups, g.kh, g.kw, g.Cg, g.Fg).transpose(1, 2, 3, 0, 4)
+    return dkernel.reshape(g.kh, g.kw, g.Cg, g.F)
+
+
+def conv2d_nhwc(x, kernel, bias=None, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """Cross-correlate x (N, H, W, C) with kernel (kh, kw, C // groups, F) after zero padding ``pads``
+    ((top, bottom), (left, right)); adds ``bias`` (F,) if given.  Returns (N, H_out, W_out, F).
+
+    The engine behind ``Conv2D`` (no validation: the layer checks its arguments).
+    """
+    x = np.ascontiguousarray(x)
+    kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
+    if tuple(strides) == (1, 1) and groups == 1:
+        return _conv_shift(x, kernel, bias, pads, dilation)
+    return _conv_im2col(x, kernel, bias, strides, pads, dilation, groups)
+
+
+def conv2d_kernel_grad(x, dy, kernel_shape, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """dL/dkernel (kh, kw, C // groups, F) of ``conv2d_nhwc`` for the upstream gradient dy (N, H_out, W_out, F)."""
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    if tuple(strides) == (1, 1) and groups == 1 and kernel_shape[2] >= kernel_shape[3]:
+        # The shifted engine reads dy once per tap; with fewer input than output channels
+        # building the column matrix once is cheaper (measured).
+        return _kernel_grad_shift(x, dy, kernel_shape, pads, dilation)
+    return _kernel_grad_im2col(x, dy, kernel_shape, strides, pads, dilation, groups)
+
+
+def conv2d_input_grad(dy, kernel, x_shape, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """dL/dx (N, H, W, C) of ``conv2d_nhwc``: the transposed convolution of dy with ``kernel``."""
+    N, H, W, C = x_shape
+    kh, kw, Cg, F = kernel.shape
+    sh, sw = strides
+    (pt, pb), (pl, pr) = pads
+    span_h, span_w = dilated_size(kh, dilation[0]), dilated_size(kw, dilation[1])
+    Ho, Wo = dy.shape[1:3]
+    if (sh, sw) != (1, 1):  # spread dy out: output pixel o sat over input row o * stride
+        spread = np.zeros((N, (Ho - 1) * sh + 1, (Wo - 1) * sw + 1, F), dy.dtype)
+        spread[:, ::sh, ::sw] = dy
+        dy = spread
+    # Input rows after the last window (valid padding, a remainder) get no gradient: extra zeros after.
+    rest_h = H + pt + pb - span_h - (Ho - 1) * sh
+    rest_w = W + pl + pr - span_w - (Wo - 1) * sw
+    full_pads = ((span_h - 1 - pt, span_h - 1 - pb + rest_h), (span_w - 1 - pl, span_w - 1 - pr + rest_w))
+    # Flip in space; per group, swap the in/out channel axes: (kh, kw, F // groups, C).
+    flipped = kernel[::-1, ::-1].reshape(kh, kw, Cg, groups, F // groups).transpose(0, 1, 4, 3, 2)
+    flipped = flipped.reshape(kh, kw, F // groups, groups * Cg)
+    return conv2d_nhwc(dy, flipped, None, (1, 1), full_pads, dilation, groups)
