@@ -55,6 +55,8 @@ def cases():
          "keras": lambda: twin(x_tf), "goal": 1.5},
         {"name": "residual CNN fwd+bwd vs GradientTape", "kbook": kbook_step, "keras": keras_step,
          "goal": 1.5},
+        # The same layer calls on both sides: the fastest of 45 runs each, not the median, whose
+        # noise on this VM (0.98 to 1.13 from run to run, measured) is larger than the goal's margin.
         {"name": "residual CNN graph vs plain layer calls (keras col.)", "kbook": lambda: model(x),
-         "keras": lambda: plain(x), "goal": 1.10},
+         "keras": lambda: plain(x), "goal": 1.10, "statistic": min, "repeat": 45},
     ]

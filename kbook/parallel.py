@@ -7,7 +7,7 @@ hands the parts out one at a time from a shared queue (the calling thread works
 too), so a core that another program is busy with simply takes fewer parts.
 
 Every element is computed the same way whatever the split, so results never
-depend on the number of threads.  Used by kbook.activations and the pooling layers.
+depend on the number of threads.  Used by kbook.ops.activations, kbook.ops.pooling and BatchNormalization.
 """
 import os
 import queue

@@ -149,11 +149,13 @@ def test_configurations_match_keras(config, dtype, rng):
 def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, config):
     """One output row per block; a few rows (a short last block); two whole images, then one; all images."""
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
-    layer = Conv2D(7, 3, dtype="float64", **config)
-    x = rng.standard_normal((3, 13, 9, 5))
-    layer.build(x.shape)
-    random_weights(layer, rng)
-    check_layer(layer, x)
+    monkeypatch.setattr(conv_module, "_KERNEL_GRAD_BLOCK_BYTES", block_bytes)
+    for channels in (5, 2):  # dx by the transposed convolution, and by scattering (few channels)
+        layer = Conv2D(7, 3, dtype="float64", **config)
+        x = rng.standard_normal((3, 13, 9, channels))
+        layer.build(x.shape)
+        random_weights(layer, rng)
+        check_layer(layer, x)
 
 
 def test_both_engines_agree(rng):
@@ -168,6 +170,34 @@ def test_both_engines_agree(rng):
         np.testing.assert_allclose(conv_module._kernel_grad_shift(x, dy, kernel.shape, pads, dilation),
                                    conv_module._kernel_grad_im2col(x, dy, kernel.shape, (1, 1), pads, dilation, 1),
                                    rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)), strides=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)), hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+       pads=st.tuples(*[st.integers(0, 9)] * 4), channels=st.integers(1, 6), n=st.integers(1, 3),
+       seed=st.integers(0, 2**16))
+def test_both_input_gradients_agree(kernel, strides, dilation, hw, pads, channels, n, seed):
+    """dx by scattering each tap's share (few input channels) equals dx by the transposed convolution."""
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    # At most span - 1 in all, as 'valid' and 'same' pad: never a window of padding only.
+    before = [p % s for p, s in zip(pads[::2], spans)]
+    pads = tuple((b, p % (s - b)) for b, p, s in zip(before, pads[1::2], spans))
+    sizes = [(h + p[0] + p[1] - s) // st_ + 1 for h, p, s, st_ in zip(hw, pads, spans, strides)]
+    assume(min(sizes) >= 1)
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((*kernel, channels, 3))
+    dy = rng.standard_normal((n, *sizes, 3))
+    x_shape = (n, *hw, channels)
+    scattered = conv_module._input_grad_scatter(dy, weights, x_shape, strides, pads, dilation)
+    limit = conv_module._FEW_CHANNELS
+    try:  # (hypothesis runs the body many times per test: no monkeypatch fixture)
+        conv_module._FEW_CHANNELS = 0
+        transposed = conv_module.conv2d_input_grad(dy, weights, x_shape, strides, pads, dilation)
+    finally:
+        conv_module._FEW_CHANNELS = limit
+    assert scattered.shape == transposed.shape == x_shape
+    np.testing.assert_allclose(scattered, transposed, rtol=1e-12, atol=1e-12)
 
 
 def test_same_padding_stride_two_puts_the_extra_row_at_the_bottom(rng):

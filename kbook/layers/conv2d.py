@@ -16,6 +16,7 @@ from kbook import activations
 from kbook.layers.base import InputSpec, is_positive_int, Layer
 from kbook.layers.conv_utils import (conv_output_length, conv_padding, normalize_data_format, normalize_padding,
                                      normalize_tuple)
+from kbook.ops.blas import column_sums
 from kbook.ops.conv2d import conv2d_input_grad, conv2d_kernel_grad, conv2d_nhwc
 
 
@@ -169,7 +170,7 @@ class Conv2D(Layer):
         self.grads = {"kernel": conv2d_kernel_grad(x, dz, self.kernel.shape, self.strides, pads,
                                                    self.dilation_rate, self.groups)}
         if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+            self.grads["bias"] = column_sums(dz)
         dx = conv2d_input_grad(dz, self.kernel, x.shape, self.strides, pads, self.dilation_rate, self.groups)
         if self.data_format == "channels_first":
             dx = np.ascontiguousarray(dx.transpose(0, 3, 1, 2))

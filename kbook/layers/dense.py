@@ -1,6 +1,7 @@
 """``Dense``: y = activation(x @ kernel + bias) on the last axis (``keras.layers.Dense``)."""
 
 from kbook import activations
+from kbook.ops.blas import column_sums, matmul
 from kbook.layers.base import InputSpec, is_positive_int, Layer
 
 
@@ -49,7 +50,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, x, training=None):
-        z = x @ self.kernel
+        z = matmul(x, self.kernel)  # x @ kernel, on the BLAS the convolutions use (kbook/ops/blas.py)
         if self.use_bias:
             z += self.bias  # in place: z is our own fresh array
         self._cache = (x, z)
@@ -62,10 +63,10 @@ class Dense(Layer):
         dz = activations.gradient(self.activation, z, dy)
         x2 = x.reshape(-1, x.shape[-1])
         dz2 = dz.reshape(-1, self.units)
-        self.grads = {"kernel": x2.T @ dz2}
+        self.grads = {"kernel": matmul(x2.T, dz2)}
         if self.use_bias:
-            self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.kernel.T
+            self.grads["bias"] = column_sums(dz2)
+        return matmul(dz, self.kernel.T)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -8,7 +8,7 @@ No Python loop runs over pixels or images; the work is matrix products (GEMMs) o
 blocks: several whole images when images are small, or a range of output rows of one image when
 they are large.  Two engines:
 
-* **Stride 1, one group (the usual case, and every ``dx``): shifted GEMMs, no im2col.**
+* **Stride 1, one group (the usual case, and most ``dx``): shifted GEMMs, no im2col.**
   Flatten a block's zero-padded input rows to a (rows * Wp, C) matrix (Wp = padded width).
   Output position p = r * Wp + c needs, for tap (i, j), input row p + i * dh * Wp + j * dw,
   so tap (i, j) contributes ``flat[off:off + R] @ kernel[i, j]``: a GEMM on a slice that is
@@ -17,21 +17,30 @@ they are large.  Two engines:
   can, and takes Fortran-ordered views without copying).  The block is computed over the
   padded width; the last ``span_w - 1`` columns of each row are thrown away.  The output block
   starts as a copy of the bias, so the first tap accumulates onto it too.
-* **Strides > 1 or groups > 1: im2col, one block at a time.**  Each output pixel's
-  ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
+* **Strides > 1, groups > 1, or at most 4 input channels: im2col, one block at a time.**
+  Each output pixel's ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
   ``cols @ kernel.reshape(-1, filters)``.  Built whole, that matrix is ``kh * kw`` times the
   input (75 MB for the benchmark); built per block it stays in cache: ``kh`` strided copies
   (one per kernel row) fill it, then one GEMM writes the block's output rows in place.  A
-  column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.
+  column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.  With
+  few input channels (an RGB photo) the shifted GEMMs' inner dimension is C = 3, too short for
+  BLAS, while im2col's is kh * kw * C (2x512x512x3 input, 8 filters, 3x3: 30 ms instead of 56;
+  64x32x32x3, 32 filters, 5x5: 11.4 instead of 14.4; measured).
 
 Padding is built per block in the block's own buffer, never as a padded copy of the input.
-Every product goes through SciPy's BLAS (see ``_gemm_into``).  No Python threads: OpenBLAS already
+Every product goes through SciPy's BLAS (see :mod:`kbook.ops.blas`).  No Python threads: OpenBLAS already
 spreads each GEMM over every core, and threads on top of it only made the two fight (measured).
 
 Backward: ``dkernel`` sums, per tap, (input slice).T @ dy over the blocks (the slices are
-rebuilt, not kept from the forward pass); ``dx`` is itself a stride-1 convolution: dy, spread
-out by the strides and padded, correlated with the kernel flipped in space and with its two
-channel axes swapped (the "transposed convolution").
+rebuilt, not kept from the forward pass), on smaller blocks than the forward pass (see
+``_KERNEL_GRAD_BLOCK_BYTES``).  ``dx`` is itself a stride-1 convolution: dy, spread out by the
+strides and padded, correlated with the kernel flipped in space and with its two channel axes
+swapped (the "transposed convolution").  Its products have the input's channels as their output
+width, too narrow for BLAS when the input has few channels (an RGB photo: 3), so with at most
+``_FEW_CHANNELS`` channels ``dx`` is computed the other way round: one product per chunk
+of dy, every tap's and channel's contribution at once, ``(kh * kw * C, F) @ (F, chunk)``, then
+each tap's rows added into dx at that tap's offset (64x32x32x3 input, 16 filters, 3x3: 5.6 ms
+instead of 10.1; 8 channels: 8.3 instead of 5.7, hence the threshold; measured).
 """
 import math
 
@@ -40,20 +49,14 @@ from numpy.lib.stride_tricks import as_strided
 from scipy.linalg import blas
 
 from kbook.layers.conv_utils import dilated_size
+from kbook.ops.blas import gemm_into
 
 _BLOCK_BYTES = 1 << 20  # a block's working buffers: about a core's L2 cache
-
-
-def _gemm_into(a, b, out):
-    """out = a @ b for C-ordered 2-D arrays, through SciPy's BLAS (out.T = b.T @ a.T, all Fortran views).
-
-    Every product in this module goes through the same BLAS library: NumPy's ``@`` uses a second
-    copy of OpenBLAS, and two libraries' worker threads fighting over two cores cost more than the
-    products themselves (measured).
-    """
-    gemm = blas.get_blas_funcs("gemm", dtype=out.dtype)
-    gemm(1.0, b.T, a.T, beta=0.0, c=out.T, overwrite_c=1)
-    return out
+# dL/dkernel's products have a small (C, F) output and a long inner dimension, which OpenBLAS
+# cannot split across cores; on a quarter of the block they stay in cache from tap to tap
+# (64x32x32, 16 -> 16 channels, 3x3: 29 ms with 1 MB blocks, 13 ms with 256 kB; measured).
+_KERNEL_GRAD_BLOCK_BYTES = 1 << 18
+_FEW_CHANNELS = 4  # inputs with at most this many channels: im2col forward, dx by scattering (measured)
 
 
 class _Geometry:
@@ -74,13 +77,13 @@ class _Geometry:
         self.K = self.kh * self.kw * self.Cg
         self.Wp = self.W + self.pl + self.pr
 
-    def plan(self, bytes_per_row):
-        """Blocks (n0, n1, h0, h1) of about _BLOCK_BYTES: output rows h0..h1 of images n0..n1.
+    def plan(self, bytes_per_row, block_bytes=_BLOCK_BYTES):
+        """Blocks (n0, n1, h0, h1) of about ``block_bytes``: output rows h0..h1 of images n0..n1.
 
         Several whole images per block when one image is small (so a batch of small images is a
         few large GEMMs, not many tiny ones); otherwise row ranges of one image.
         """
-        rows = max(1, _BLOCK_BYTES // max(bytes_per_row, 1))
+        rows = max(1, block_bytes // max(bytes_per_row, 1))
         if self.N == 0:  # an empty batch: nothing to compute, an empty output
             self.block_images, self.block_rows = 1, max(1, min(rows, self.Ho))
             return []
@@ -142,8 +145,8 @@ class _ShiftBuffers:
         return z.reshape(n1 - n0, self.rows_in, self.g.Wp, -1)[:, :h1 - h0, :self.g.Wo]
 
 
-def _shift_plan(g, dtype, out_channels):
-    blocks = g.plan(g.Wp * (g.C + out_channels) * np.dtype(dtype).itemsize)
+def _shift_plan(g, dtype, out_channels, block_bytes=_BLOCK_BYTES):
+    blocks = g.plan(g.Wp * (g.C + out_channels) * np.dtype(dtype).itemsize, block_bytes)
     return blocks, _ShiftBuffers(g, dtype, out_channels)
 
 
@@ -170,7 +173,7 @@ def _conv_shift(x, kernel, bias, pads, dilation):
 
 def _kernel_grad_shift(x, dy, kernel_shape, pads, dilation):
     g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
-    blocks, buf = _shift_plan(g, x.dtype, g.F)
+    blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES)
     acc = np.zeros((g.kh * g.kw, g.C, g.F), x.dtype)
     for n0, n1, h0, h1 in blocks:
         R = buf.fill(x, n0, n1, h0, h1)
@@ -237,10 +240,10 @@ def _conv_im2col(x, kernel, bias, strides, pads, dilation, groups):
         for k in range(groups):
             cols = buf.columns(x, n0, n1, h0, h1, k)
             if groups == 1:
-                _gemm_into(cols, mats[0], rows_out)
+                gemm_into(cols, mats[0], rows_out)
             else:
                 part = tmp[:cols.shape[0]]
-                _gemm_into(cols, mats[k], part)
+                gemm_into(cols, mats[k], part)
                 rows_out[:, k * g.Fg:(k + 1) * g.Fg] = part
     return out
 
@@ -269,7 +272,7 @@ def conv2d_nhwc(x, kernel, bias=None, strides=(1, 1), pads=((0, 0), (0, 0)), dil
     """
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
-    if tuple(strides) == (1, 1) and groups == 1:
+    if tuple(strides) == (1, 1) and groups == 1 and x.shape[3] > _FEW_CHANNELS:
         return _conv_shift(x, kernel, bias, pads, dilation)
     return _conv_im2col(x, kernel, bias, strides, pads, dilation, groups)
 
@@ -278,16 +281,52 @@ def conv2d_kernel_grad(x, dy, kernel_shape, strides=(1, 1), pads=((0, 0), (0, 0)
     """dL/dkernel (kh, kw, C // groups, F) of ``conv2d_nhwc`` for the upstream gradient dy (N, H_out, W_out, F)."""
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
-    if tuple(strides) == (1, 1) and groups == 1 and kernel_shape[2] >= kernel_shape[3]:
-        # The shifted engine reads dy once per tap; with fewer input than output channels
-        # building the column matrix once is cheaper (measured).
+    if tuple(strides) == (1, 1) and groups == 1:
+        # Faster than building the column matrix for every channel count measured (3 to 128, 3x3 to 7x7).
         return _kernel_grad_shift(x, dy, kernel_shape, pads, dilation)
     return _kernel_grad_im2col(x, dy, kernel_shape, strides, pads, dilation, groups)
+
+
+def _input_grad_scatter(dy, kernel, x_shape, strides, pads, dilation):
+    """dL/dx for one group and few input channels: each dy position's share of every tap, scattered.
+
+    Works on the padded input grid flattened to positions p = row * Wp + col (as the shifted
+    engine does): dy sits at the positions its windows start from, and tap (i, j) sends its share
+    to p + i * dh * Wp + j * dw.  dx is accumulated channel-major, (C, positions), so every tap's
+    addition is a contiguous run; one transpose at the end gives NHWC.
+    """
+    N, H, W, C = x_shape
+    kh, kw, _, F = kernel.shape
+    (pt, pb), (pl, pr) = pads
+    Hp, Wp = H + pt + pb, W + pl + pr
+    Ho, Wo = dy.shape[1:3]
+    taps = kh * kw
+    offsets = [i * dilation[0] * Wp + j * dilation[1] for i in range(kh) for j in range(kw)]
+    P = N * Hp * Wp
+    grid = np.zeros((N, Hp, Wp, F), dy.dtype)
+    grid[:, :(Ho - 1) * strides[0] + 1:strides[0], :(Wo - 1) * strides[1] + 1:strides[1]] = dy
+    grid = grid.reshape(P, F)
+    shares = kernel.reshape(taps * C, F)  # row t * C + c: tap t's weights from input channel c
+    dxt = np.zeros((C, P + offsets[-1]), dy.dtype)
+    chunk = max(1, _BLOCK_BYTES // (taps * C * dy.itemsize))
+    z = np.empty(taps * C * min(chunk, P), dy.dtype)
+    for p0 in range(0, P, chunk):
+        p1 = min(P, p0 + chunk)
+        zt = z[:taps * C * (p1 - p0)].reshape(taps * C, p1 - p0)
+        gemm_into(shares, grid[p0:p1].T, zt)
+        for t, off in enumerate(offsets):
+            dxt[:, p0 + off:p1 + off] += zt[t * C:(t + 1) * C]
+    dx = dxt[:, :P].reshape(C, N, Hp, Wp)[:, :, pt:pt + H, pl:pl + W]
+    return np.ascontiguousarray(dx.transpose(1, 2, 3, 0))
 
 
 def conv2d_input_grad(dy, kernel, x_shape, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     """dL/dx (N, H, W, C) of ``conv2d_nhwc``: the transposed convolution of dy with ``kernel``."""
     N, H, W, C = x_shape
+    dy = np.ascontiguousarray(dy)
+    kernel = np.ascontiguousarray(kernel, dtype=dy.dtype)
+    if groups == 1 and C <= _FEW_CHANNELS and dy.size and N:
+        return _input_grad_scatter(dy, kernel, x_shape, strides, pads, dilation)
     kh, kw, Cg, F = kernel.shape
     sh, sw = strides
     (pt, pb), (pl, pr) = pads
