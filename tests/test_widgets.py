@@ -20,7 +20,7 @@ from kbook.widgets.dense import DenseExplorer
 from kbook.widgets.fast_agg import CACHING, LiveCanvas, TextCachingRenderer, png_bytes
 from kbook.widgets.fast_artists import CellImage, CellLabels, tick_labels
 from kbook.widgets.flatten import FlattenExplorer
-from kbook.widgets.live_figure import Explorer
+from kbook.widgets.live_figure import Explorer, LiveFigure
 from kbook.widgets.pooling import PoolingExplorer
 
 PNG = b"\x89PNG"
@@ -111,6 +111,33 @@ def test_png_bytes_decode_to_the_canvas_pixels():
     png = png_bytes(rgba)
     assert png.startswith(PNG)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), rgba)
+
+
+def _bar_figure(width, blit):
+    """A LiveFigure with one bar (above every other artist, as blit draws it) and a title."""
+    live = LiveFigure(figsize=(3, 2), dpi=60, layout="none")
+    ax = live.figure.add_axes((0.2, 0.2, 0.7, 0.6))
+    ax.set_xlim(0, 10)
+    ax.set_title("static title")
+    bar, = ax.barh([0], [width], zorder=10)
+    if blit:
+        live.blit(bar)
+    return live, bar
+
+
+def test_blit_draws_what_a_full_draw_draws():
+    live, bar = _bar_figure(3, blit=True)
+    first = live.render()
+    for width in (7, 2):
+        bar.set_width(width)
+        png = live.render()  # the background restored, the bar drawn on it
+        assert png != first
+        assert png == _bar_figure(width, blit=False)[0].render()
+    live.figure.axes[0].set_title("changed")  # outside the blitted artists: needs a new background
+    live.redraw_background()
+    expected, _ = _bar_figure(2, blit=False)
+    expected.figure.axes[0].set_title("changed")
+    assert live.render() == expected.render()
 
 
 def test_cell_image_draws_what_imshow_draws():

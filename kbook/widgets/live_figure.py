@@ -30,6 +30,8 @@ class LiveFigure:
         LiveCanvas(self.figure)
         self.image = widgets.Image(format="png")
         self.renders = 0
+        self._dynamic = None     # the artists ``blit`` redraws; None: every render draws everything
+        self._background = None  # the canvas without them, as Agg's saved region
 
     def freeze_layout(self):
         """Keep the axes where the layout engine put them (at the first render), instead of
@@ -39,9 +41,40 @@ class LiveFigure:
             self.figure.canvas.draw()
         self.figure.set_layout_engine("none")
 
+    def blit(self, *artists):
+        """Redraw only ``artists`` from now on: the first render draws the figure without them and
+        keeps that picture; every render then restores it and draws them on top.
+
+        For a figure whose axes, ticks and labels stay put while bars or numbers change: drawing
+        its tick labels and spines was most of a redraw (chapter 8's freezing explorer: 52 ms of
+        a 66 ms update, profiled).  The artists are drawn in the order given, above everything
+        else.  Call ``redraw_background()`` after changing anything else.
+        """
+        for artist in artists:
+            artist.set_animated(True)  # the figure's own draw leaves animated artists out
+        self._dynamic = list(artists)
+        self._background = None
+
+    def redraw_background(self):
+        """Something outside the ``blit`` artists changed (a limit, a label): draw it all again next time."""
+        self._background = None
+
+    def _draw(self):
+        canvas = self.figure.canvas
+        if self._dynamic is None:
+            canvas.draw()
+            return
+        if self._background is None:
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for artist in self._dynamic:
+            self.figure.draw_artist(artist)
+
     def render(self):
         """Draw the figure and hand the PNG to the widget; returns the PNG bytes."""
-        self.figure.canvas.draw()
+        self._draw()
         self.image.value = png_bytes(self.figure.canvas.buffer_rgba())
         self.renders += 1
         return self.image.value

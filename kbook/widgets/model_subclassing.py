@@ -120,6 +120,8 @@ class FreezeExplorer(Explorer):
         self.ax_size.set_yticklabels([f"{label} {size:,}" for label, size in zip(labels, sizes)])
         self.ax_grad.set_yticklabels([])
         self.ax_size.set_xlim(0, max(sizes) * 1.05)
+        # Only the bars and the gradient numbers change: the rest is drawn once (LiveFigure.blit).
+        self.live.blit(*self._size_bars, *self._grad_bars, *self._grad_texts)
 
     def compute(self):
         """One forward and backward pass; {label: gradient norm, or None when the layer has none}."""
