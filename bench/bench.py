@@ -7,8 +7,8 @@
     python3 dev.py bench --explorers     # only the explorers' cases (no TensorFlow needed)
 
 Every case times a kbook callable and its tf.keras counterpart on the same data
-(the two timed turn about, median of --repeat runs after a warm-up) and reports kbook / keras against the
-case's goal.  Cases live in bench/cases_<chapter>.py, one module per chapter: ``cases()``
+(turn about, --repeat pairs after a warm-up) and reports the median of the pairs' ratios
+kbook / keras against the case's goal.  Cases live in bench/cases_<chapter>.py, one module per chapter: ``cases()``
 (layers against tf.keras) and ``explorer_cases()`` (one control change of each explorer,
 goal <= 30 ms; tests/test_widgets.py checks that every explorer has one).  In-browser
 timings of the explorers: ``python3 dev.py browser-bench`` (bench/browser.py).
@@ -54,16 +54,21 @@ def median_seconds(fn, repeat):
     return statistics.median(_seconds(fn) for _ in range(repeat))
 
 
-def paired_median_seconds(ours, theirs, repeat, statistic=statistics.median):
-    """Medians of two callables timed turn about, so a slow spell of this shared VM (measured: the
-    same case 30-50% apart from one minute to the next) falls on both sides of the ratio.
+def paired_times(ours, theirs, repeat, statistic=statistics.median):
+    """Two callables timed turn about: (ours, theirs, ratio) in seconds, seconds, ours / theirs.
 
+    Each pair of runs is a few milliseconds apart, so a slow spell of this shared VM (measured: the
+    same case 30-50% apart from one minute to the next) falls on both sides of a pair; the ratio
+    is the median of the pairs' ratios, and the times the medians of each side.
     ``statistic=min`` for a case that compares two runs of the same arithmetic (an overhead):
     noise only ever adds time, and the fastest run of each is its cost without it.
     """
     ours(), theirs()  # warm-up
     pairs = [(_seconds(ours), _seconds(theirs)) for _ in range(repeat)]
-    return statistic(p[0] for p in pairs), statistic(p[1] for p in pairs)
+    mine, other = statistic(p[0] for p in pairs), statistic(p[1] for p in pairs)
+    if statistic is min:
+        return mine, other, mine / other
+    return mine, other, statistics.median(p[0] / p[1] for p in pairs)
 
 
 def import_time(repeat=5):
@@ -104,11 +109,10 @@ def main(argv=None):
                 continue
             repeat = max(args.repeat, case.get("repeat", 0))
             if case.get("keras"):
-                ours, theirs = paired_median_seconds(case["kbook"], case["keras"], repeat,
-                                                     case.get("statistic", statistics.median))
+                ours, theirs, ratio = paired_times(case["kbook"], case["keras"], repeat,
+                                                   case.get("statistic", statistics.median))
             else:
-                ours, theirs = median_seconds(case["kbook"], repeat), None
-            ratio = ours / theirs if theirs else None
+                ours, theirs, ratio = median_seconds(case["kbook"], repeat), None, None
             results.append({
                 "group": case.get("group"), "median_goal": case.get("median_goal"),
                 "name": case["name"], "kbook_ms": ours * 1e3,

@@ -220,6 +220,10 @@ class BatchNormalizationExplorer(Explorer):
         self.ax_var.set_title("moving_variance by step", fontsize=9, y=1.0)
         self._title_before = self.ax_before.set_title("", fontsize=9, y=1.0)
         self._title_after = self.ax_after.set_title("", fontsize=9, y=1.0)
+        # What a control changes; the frames, ticks, grids and targets are drawn once (LiveFigure.blit).
+        # The normal curve moves with the panel's y limits, so it is redrawn too.
+        self.live.blit(self._hist[self.ax_before], self._hist[self.ax_after], self._normal, self._title_before,
+                       self._title_after, self._curves[self.ax_mean], self._curves[self.ax_var], *self._now)
 
     def _draw_histograms(self, ax, values, edges):
         peak = 0.0
