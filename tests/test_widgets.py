@@ -42,7 +42,9 @@ def test_dense_explorer_follows_its_controls():
     assert [[t.get_text() for t in ax.texts] for ax in ex.axes] == [["input_dim", "N"], ["units", "input_dim"],
                                                                   ["units", "N"]]
     assert ex._ticks[1][1].labels.get_texts() == ["0", "9"]   # W's first and last row index
-    assert len(ex._grids[2].get_segments()) == (8 - 1) + (4 - 1)                  # one border per cell edge
+    segments = ex._grids[2].get_segments()
+    assert len(segments) == (8 - 1) + (4 - 1) + 1            # one border per cell edge, then the frame
+    np.testing.assert_array_equal(segments[-1][[0, 2]], [[-0.5, -0.5], [7.5, 3.5]])  # the frame's corners
 
 
 def test_dense_explorer_output_is_the_layer_output():

@@ -18,6 +18,7 @@ from kbook.widgets.live_figure import Explorer
 ELEMENTWISE = sorted(n for n in activations.ALL_OBJECTS_DICT
                      if n not in activations.NOT_ELEMENTWISE and n != "threshold")
 MAX_SIZE = 16
+FRAME_COLOR = "black"
 LIMIT = 1.5  # the colour scale: -LIMIT (blue) .. +LIMIT (red), shared by the three panels
 # The dimension each panel's rows and columns stand for: W's rows are x's columns, y's are W's.
 PANELS = (("N", "input_dim"), ("input_dim", "units"), ("N", "units"))
@@ -53,8 +54,11 @@ class DenseExplorer(Explorer):
         self.images, self._grids, self._ticks = [], [], []
         for ax, (rows, cols) in zip(self.axes, PANELS):
             self.images.append(CellImage(ax, np.zeros((1, 1)), cmap="coolwarm", vmin=-LIMIT, vmax=LIMIT))
-            grid = LineCollection([], colors="white", linewidths=0.6)  # cell borders, to count cells
+            # Cell borders (white, to count cells) and the panel's frame (dark) in one collection:
+            # the frame replaces the axes' four spines and background, five draws a panel.
+            grid = LineCollection([], linewidths=0.6)
             ax.add_collection(grid)
+            ax.set_frame_on(False)
             self._grids.append(grid)
             # First and last index only, as two cheap labels per axis (see Ticks).
             self._ticks.append((Ticks(ax, "x", fontsize=8, pad=2), Ticks(ax, "y", fontsize=8, pad=2)))
@@ -119,7 +123,12 @@ class DenseExplorer(Explorer):
         ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(rows - 0.5, -0.5)
         xs, ys = np.arange(1, cols) - 0.5, np.arange(1, rows) - 0.5
-        grid.set_segments([[(c, -0.5), (c, rows - 0.5)] for c in xs] + [[(-0.5, r), (cols - 0.5, r)] for r in ys])
+        inner = [[(c, -0.5), (c, rows - 0.5)] for c in xs] + [[(-0.5, r), (cols - 0.5, r)] for r in ys]
+        left, right, top, bottom = -0.5, cols - 0.5, -0.5, rows - 0.5
+        frame = [[(left, top), (right, top), (right, bottom), (left, bottom), (left, top)]]
+        grid.set_segments(inner + frame)
+        grid.set_color(["white"] * len(inner) + [FRAME_COLOR])
+        grid.set_linewidth([0.6] * len(inner) + [0.8])
         # The first and last index only: the title gives the sizes, the grid the cells.
         ticks[0].set_values(sorted({0, cols - 1}))
         ticks[1].set_values(sorted({0, rows - 1}))
