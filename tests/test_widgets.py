@@ -21,6 +21,7 @@ from kbook.widgets.fast_agg import CACHING, LiveCanvas, TextCachingRenderer, png
 from kbook.widgets.fast_artists import CellImage, CellLabels, tick_labels
 from kbook.widgets.flatten import FlattenExplorer
 from kbook.widgets.live_figure import Explorer, LiveFigure
+from kbook.widgets.model import ModelExplorer
 from kbook.widgets.pooling import PoolingExplorer
 
 PNG = b"\x89PNG"
@@ -157,6 +158,11 @@ def test_a_control_change_sends_the_picture_before_anything_else(monkeypatch):
     assert senders[0] is explorer.live.image
     assert explorer.caption in senders and explorer.row in senders
     assert senders.index(explorer.caption) > 0 and senders.index(explorer.row) > 0
+    model_explorer = ModelExplorer()
+    sent.clear()
+    model_explorer.blocks.value = 3
+    senders = [widget for widget, _ in sent if widget is not model_explorer.blocks]
+    assert senders[0] is model_explorer.live.image and model_explorer.summary_html in senders[1:]
 
 
 def test_cell_image_draws_what_imshow_draws():

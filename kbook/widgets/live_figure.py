@@ -108,9 +108,13 @@ class Explorer(ABC):
         from key press to picture this way, 87-114 ms the other; three runs of 30 presses each).
         """
         with contextlib.ExitStack() as held:
-            for widget in (self.caption, *self.controls()):
+            for widget in (*self.text_widgets(), *self.controls()):
                 held.enter_context(widget.hold_sync())
             self.update()
+
+    def text_widgets(self):
+        """The widgets besides the picture that ``update()`` writes (held by ``refresh``): the caption."""
+        return [self.caption]
 
     @abstractmethod
     def controls(self):

@@ -185,6 +185,9 @@ class ModelExplorer(Explorer):
     def controls(self):
         return [self.blocks, self.kernel_size, self.padding, self.residual]
 
+    def text_widgets(self):
+        return [self.caption, self.summary_html]  # the summary table: a large block for the page to lay out
+
     @property
     def widget(self):
         return widgets.VBox([
