@@ -77,7 +77,7 @@ class _Geometry:
         self.K = self.kh * self.kw * self.Cg
         self.Wp = self.W + self.pl + self.pr
 
-    def plan(self, bytes_per_row, block_bytes=_BLOCK_BYTES):
+    def plan(self, bytes_per_row, block_bytes):
         """Blocks (n0, n1, h0, h1) of about ``block_bytes``: output rows h0..h1 of images n0..n1.
 
         Several whole images per block when one image is small (so a batch of small images is a
@@ -145,7 +145,7 @@ class _ShiftBuffers:
         return z.reshape(n1 - n0, self.rows_in, self.g.Wp, -1)[:, :h1 - h0, :self.g.Wo]
 
 
-def _shift_plan(g, dtype, out_channels, block_bytes=_BLOCK_BYTES):
+def _shift_plan(g, dtype, out_channels, block_bytes):
     blocks = g.plan(g.Wp * (g.C + out_channels) * np.dtype(dtype).itemsize, block_bytes)
     return blocks, _ShiftBuffers(g, dtype, out_channels)
 
@@ -153,7 +153,7 @@ def _shift_plan(g, dtype, out_channels, block_bytes=_BLOCK_BYTES):
 def _conv_shift(x, kernel, bias, pads, dilation):
     g = _Geometry(x.shape, kernel.shape, (1, 1), dilation, pads, 1)
     out = np.empty((g.N, g.Ho, g.Wo, g.F), dtype=x.dtype)
-    blocks, buf = _shift_plan(g, x.dtype, g.F)
+    blocks, buf = _shift_plan(g, x.dtype, g.F, _BLOCK_BYTES)
     kmats = [kernel[i, j].T for i in range(g.kh) for j in range(g.kw)]  # (F, C), Fortran-ordered
     if bias is not None:  # every block starts as the bias, a plain copy (cheaper than a rank-1 GEMM)
         bias_rows = np.broadcast_to(bias.astype(x.dtype), buf.z.shape).copy()
@@ -219,7 +219,7 @@ class _Im2colBuffers:
 
 
 def _im2col_plan(g, dtype, with_ones):
-    blocks = g.plan(g.Wo * (g.K + 1) * np.dtype(dtype).itemsize)
+    blocks = g.plan(g.Wo * (g.K + 1) * np.dtype(dtype).itemsize, _BLOCK_BYTES)
     return blocks, _Im2colBuffers(g, dtype, with_ones)
 
 
