@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -17,8 +20,9 @@ import kbook.widgets
 from kbook.widgets.activation import ActivationExplorer
 from kbook.widgets.conv2d import Conv2DExplorer
 from kbook.widgets.dense import DenseExplorer
+from kbook.widgets import fast_agg
 from kbook.widgets.fast_agg import CACHING, LiveCanvas, TextCachingRenderer, png_bytes
-from kbook.widgets.fast_artists import CellImage, CellLabels, tick_labels
+from kbook.widgets.fast_artists import CellImage, CellLabels, single_frame, tick_labels
 from kbook.widgets.flatten import FlattenExplorer
 from kbook.widgets.live_figure import Explorer, LiveFigure
 from kbook.widgets.model import ModelExplorer
@@ -109,11 +113,38 @@ def test_live_canvas_draws_the_stock_pixels_first_time_and_from_its_caches():
     np.testing.assert_array_equal(pixels(live), stock)  # the second draw reuses shaped text and glyphs
 
 
+def test_live_canvas_redraws_a_text_whose_background_changed(monkeypatch):
+    """A text drawn where it was is pasted from its last drawing only over the same pixels."""
+    blended = []
+    blend = TextCachingRenderer._blend
+    monkeypatch.setattr(TextCachingRenderer, "_blend", lambda self, gc, placed: blended.append(1) or blend(
+        self, gc, placed))
+    figures = {}
+    for canvas_class in (FigureCanvasAgg, LiveCanvas):
+        fig = Figure(figsize=(3, 1.5), dpi=90)
+        canvas_class(fig)
+        ax = fig.add_axes((0.1, 0.1, 0.8, 0.6), xticks=[], yticks=[])
+        ax.text(0.5, 0.5, "over the axes", ha="center", transform=ax.transAxes)
+        ax.set_title("over the figure")
+        figures[canvas_class] = fig, ax
+    for facecolor in ("white", "white", "#cde", "#cde", "white"):
+        drawn = []
+        for fig, ax in figures.values():
+            ax.set_facecolor(facecolor)
+            drawn.append(pixels(fig))
+        np.testing.assert_array_equal(drawn[1], drawn[0])
+    if CACHING:
+        # 5 draws of 2 texts: the first blends both, a colour change re-blends the one over the axes
+        assert len(blended) == 2 + 0 + 1 + 0 + 1
+
+
 def test_png_bytes_decode_to_the_canvas_pixels():
     rgba = pixels(text_heavy_figure(LiveCanvas))
-    png = png_bytes(rgba)
-    assert png.startswith(PNG)
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), rgba)
+    assert rgba.nbytes > fast_agg._SPLIT_BYTES  # compressed as two halves
+    for image in (rgba, rgba[:51], rgba[:7, :9], rgba[:1]):  # odd heights, one piece, one row
+        png = png_bytes(np.ascontiguousarray(image))
+        assert png.startswith(PNG)
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), image)
 
 
 def _bar_figure(width, blit):
@@ -180,6 +211,40 @@ def test_cell_image_draws_what_imshow_draws():
         images.append(pixels(fig)[..., :3].astype(int))
     differ = np.abs(images[0] - images[1]).max(axis=-1) > 0
     assert differ.mean() < 0.01   # at most a pixel row or column where a cell border falls
+
+
+@given(data=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=6),
+                       elements=st.floats(-3, 3) | st.sampled_from([np.nan, np.inf, -np.inf, 1.0, -1.0])),
+       limits=st.sampled_from([(None, None), (-1.0, 1.0), (0.5, 0.5), (-2.0, 0.0)]),
+       cmap=st.sampled_from(["gray", "coolwarm", "extremes"]))
+def test_cell_image_colours_are_the_colour_maps(data, limits, cmap):
+    """Colours looked up as ``cmap(norm(data), bytes=True)`` does: under, over, bad, vmin == vmax."""
+    import matplotlib
+    from matplotlib.colors import Normalize
+
+    if cmap == "extremes":
+        cmap = matplotlib.colormaps["viridis"].with_extremes(under="g", over="m", bad="#f7d6a8")
+    image = CellImage(Figure().add_subplot(), data, cmap=cmap, vmin=limits[0], vmax=limits[1])
+    masked = np.ma.masked_invalid(data)
+    norm = Normalize(*limits)
+    norm.autoscale_None(masked)
+    np.testing.assert_array_equal(image.colours(), image.cmap(norm(masked), bytes=True))
+
+
+def test_single_frame_draws_the_spines_outline_and_leaves_the_limits_alone():
+    images = []
+    for single in (False, True):
+        fig = Figure(figsize=(3, 2), dpi=90)
+        LiveCanvas(fig)
+        ax = fig.add_axes((0.15, 0.15, 0.7, 0.7))
+        ax.plot([0, 1], [0, 2])
+        limits = ax.get_xlim(), ax.get_ylim()
+        if single:
+            single_frame(ax)
+            assert (ax.get_xlim(), ax.get_ylim()) == limits and not ax.get_frame_on()
+        images.append(pixels(fig)[..., :3].astype(int))
+    differ = np.abs(images[0] - images[1]).max(axis=-1) > 0
+    assert differ.sum() <= 4  # at most the four corners, where spines meet and a rectangle joins
 
 
 def test_tick_labels_are_written_as_matplotlib_writes_them():

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from kbook import activations
-from kbook.widgets.fast_artists import Ticks
+from kbook.widgets.fast_artists import Ticks, single_frame
 from kbook.widgets.live_figure import Explorer
 
 ELEMENTWISE = sorted(n for n in activations.ALL_OBJECTS_DICT
@@ -66,6 +66,7 @@ class ActivationExplorer(Explorer):
             self._ticks[ax] = (Ticks(ax, "x", grid=True), Ticks(ax, "y", grid=True))
             ax.xaxis.set_visible(False)
             ax.yaxis.set_visible(False)
+            single_frame(ax)  # one outline for the background and four spines: the figure is white anyway
         self._watch(self.activation, self.x_range)
         self.update()
 

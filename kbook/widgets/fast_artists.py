@@ -4,7 +4,9 @@
 "nearest")`` draws it.  ``AxesImage`` resamples and colour-maps at screen resolution in
 floating point on every draw (3-5 ms a panel on a slow machine); ``CellImage`` looks the
 colours up on the small array and copies them to the screen pixels with one integer
-index per pixel row and column.
+index per pixel row and column.  The look-up is ``cmap(norm(data), bytes=True)``'s own
+arithmetic on plain arrays: the masked arrays ``Normalize`` and ``Colormap`` go through
+cost more than the look-up itself on arrays this small.
 
 ``CellLabels``: many short labels (the numbers in a grid of cells) drawn as one filled
 path per colour.  A ``Text`` costs a layout and a rasterisation of its glyphs on every
@@ -12,6 +14,9 @@ redraw (~0.2 ms each even with ``fast_agg``'s caches), so a grid of 100 numbers 
 blow a control change's budget alone; ``CellLabels`` keeps every character's outline
 (once per font size) and draws all its labels in one Agg call.  The glyphs are
 unhinted outlines of the same font: a touch softer than ``Text`` at small sizes.
+
+``single_frame``: an axes' frame as one rectangle outline instead of its background patch
+and four spines (five draws, each with its own transforms and graphics context).
 
 ``Ticks``: the tick labels and grid lines of one axis.  matplotlib's ``Axis`` keeps a
 ``Tick`` per value (two lines and two texts, each measured for its bounding box) and
@@ -25,6 +30,7 @@ from matplotlib import artist
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize, to_rgba
 from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Rectangle
 from matplotlib.path import Path
 from matplotlib.textpath import TextPath, text_to_path
 from matplotlib.ticker import MaxNLocator
@@ -92,13 +98,33 @@ class CellImage(artist.Artist):
         centres = np.arange(first, last) + 0.5
         return np.clip(np.floor((centres - start) / (end - start) * count).astype(int), 0, count - 1)
 
+    def colours(self):
+        """``cmap(norm(data), bytes=True)`` (rows, cols, 4) uint8; NaN and infinite cells take "bad"."""
+        data = self._data
+        self.norm.autoscale_None(np.ma.masked_invalid(data))
+        if type(self.norm) is not Normalize or self.norm.clip or not self.norm.scaled():  # rare: the stock way
+            return self.cmap(self.norm(np.ma.masked_invalid(data)), bytes=True)
+        cmap, vmin, vmax = self.cmap, float(self.norm.vmin), float(self.norm.vmax)
+        if vmin > vmax:
+            raise ValueError("CellImage: minvalue must be less than or equal to maxvalue")
+        cmap._ensure_inited()
+        # The steps of Normalize.__call__ and Colormap._get_rgba_and_mask, in their order.
+        x = np.zeros_like(data) if vmin == vmax else (data - vmin) / (vmax - vmin)
+        x *= cmap.N
+        x[x == cmap.N] = cmap.N - 1
+        under, over, bad = x < 0, x >= cmap.N, ~np.isfinite(data)
+        with np.errstate(invalid="ignore"):
+            index = x.astype(int)
+        index[under] = cmap._i_under
+        index[over] = cmap._i_over
+        index[bad] = cmap._i_bad
+        return (cmap._lut * 255).astype(np.uint8).take(index, axis=0, mode="clip")
+
     @artist.allow_rasterization
     def draw(self, renderer):
         if not self.get_visible() or self._data.size == 0:
             return
-        data = np.ma.masked_invalid(self._data)
-        self.norm.autoscale_None(data)
-        colours = self.cmap(self.norm(data), bytes=True)
+        colours = self.colours()
         left, right, bottom, top = self._extent
         (x_left, y_bottom), (x_right, y_top) = self.get_transform().transform([(left, bottom), (right, top)])
         box = self.axes.bbox
@@ -199,6 +225,21 @@ class CellLabels(artist.Artist):
             renderer.draw_path(gc, path, IdentityTransform(), to_rgba(colour))
             gc.restore()
         self.stale = False
+
+
+def single_frame(ax, color="black", linewidth=None):
+    """Draw ``ax``'s frame as one rectangle outline (returned) instead of its background and spines.
+
+    For an axes on the figure's own background colour (leaving its background out changes
+    nothing) or filled by a ``CellImage``.  The outline sits where the spines were, over
+    images and lines (zorder 2.5, as spines), and is never clipped.
+    """
+    ax.set_frame_on(False)  # no background patch, no spines
+    frame = Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, edgecolor=color, zorder=2.5,
+                      linewidth=matplotlib.rcParams["axes.linewidth"] if linewidth is None else linewidth,
+                      clip_on=False)
+    ax.add_artist(frame)  # not add_patch: the frame is no data, and must not move the limits
+    return frame
 
 
 def tick_labels(values):

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from kbook.layers import Flatten
-from kbook.widgets.fast_artists import CellImage, CellLabels
+from kbook.widgets.fast_artists import CellImage, CellLabels, single_frame
 from kbook.widgets.live_figure import Explorer
 
 
@@ -53,6 +53,7 @@ class FlattenExplorer(Explorer):
         for ax in (self.ax_grid, self.ax_flat):  # no ticks: hidden Axis objects cost nothing to draw
             ax.xaxis.set_visible(False)
             ax.yaxis.set_visible(False)
+            single_frame(ax)  # the cells fill each panel: its background would never show
         kw = dict(cmap=self._cmap, vmin=-0.5, vmax=self.MAX_CHANNELS - 0.5)  # CellImage: imshow's cells, cheaper
         self._grid = CellImage(self.ax_grid, np.zeros((1, 1)), **kw)
         self._flat = CellImage(self.ax_flat, np.zeros((1, 1)), aspect="auto", **kw)

@@ -50,7 +50,7 @@ from matplotlib.patches import Rectangle
 
 from kbook.images import sample_photo
 from kbook.layers.conv_utils import conv_output_length, dilated_size, same_padding
-from kbook.widgets.fast_artists import CellImage, CellLabels
+from kbook.widgets.fast_artists import CellImage, CellLabels, single_frame
 from kbook.widgets.live_figure import Explorer
 
 _MAX_ANNOTATED = 25  # write the numbers into the middle panel up to 5 x 5 cells
@@ -241,6 +241,7 @@ class SlidingWindowExplorer(Explorer):
         for ax in self.axes:  # no ticks (titles give the sizes): hidden Axis objects cost nothing to draw
             ax.xaxis.set_visible(False)
             ax.yaxis.set_visible(False)
+            single_frame(ax)  # the cells fill each panel: its background would never show
         # CellImage rather than imshow: the same cells, drawn without resampling (see fast_artists).
         self._input_artist = CellImage(ax_in, self.image, cmap=self._cmap(self.input_cmap), vmin=0.0, vmax=1.0)
         h, w = self.image.shape

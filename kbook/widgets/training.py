@@ -23,7 +23,7 @@ import numpy as np
 
 from kbook import initializers
 from kbook.models.trainer import Callback
-from kbook.widgets.fast_artists import Ticks
+from kbook.widgets.fast_artists import Ticks, single_frame
 from kbook.widgets.live_figure import Explorer, LiveFigure
 
 LOSS_FLOOR, LOSS_CEILING = 1e-3, 10.0  # the loss panels' range (log scale)
@@ -110,6 +110,8 @@ class LivePlot(Callback):
         self._acc_ticks.set_values([0, 0.25, 0.5, 0.75, 1.0])
         self.ax_acc.yaxis.set_visible(False)
         self._x_ticks = [_epoch_axis(ax, 1) for ax in (self.ax_loss, self.ax_acc)]
+        for ax in (self.ax_loss, self.ax_acc):
+            single_frame(ax)  # one outline for the background and four spines: the figure is white anyway
         self.lines = {}
         for ax, key in ((self.ax_loss, "loss"), (self.ax_acc, "accuracy")):
             (self.lines[key],) = ax.plot([], [], color=RUN_COLOR, lw=1)
@@ -393,6 +395,8 @@ class TrainingExplorer(Explorer):
         self.ax_path.text(-0.075, 0.5, "w1", transform=self.ax_path.transAxes, ha="right", va="center", fontsize=8)
         _loss_axis(self.ax_loss)
         self._x_ticks = _epoch_axis(self.ax_loss, self.epochs.max)
+        for ax in (self.ax_path, self.ax_loss):
+            single_frame(ax)  # one outline for the background and four spines: the figure is white anyway
         self.ax_loss.set_xlim(0, self.epochs.max)
         self.old_lines = [self.ax_loss.plot([], [], color=OLD_RUN_COLOR, lw=1)[0] for _ in range(self.keep_runs)]
         (self.run_line,) = self.ax_loss.plot([], [], color=RUN_COLOR, lw=1.2)
