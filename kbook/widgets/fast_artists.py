@@ -101,7 +101,8 @@ class CellImage(artist.Artist):
     def colours(self):
         """``cmap(norm(data), bytes=True)`` (rows, cols, 4) uint8; NaN and infinite cells take "bad"."""
         data = self._data
-        self.norm.autoscale_None(np.ma.masked_invalid(data))
+        if not self.norm.scaled():
+            self.norm.autoscale_None(np.ma.masked_invalid(data))
         if type(self.norm) is not Normalize or self.norm.clip or not self.norm.scaled():  # rare: the stock way
             return self.cmap(self.norm(np.ma.masked_invalid(data)), bytes=True)
         cmap, vmin, vmax = self.cmap, float(self.norm.vmin), float(self.norm.vmax)
