@@ -156,6 +156,26 @@ def test_explorer_controls_redraw_once_and_change_the_summary(explorer):
     assert bytes(explorer.live.image.value).startswith(PNG)
 
 
+def _full_redraw(explorer):
+    """The picture drawn from scratch, every artist included."""
+    explorer.live.redraw_background()
+    return explorer.live.render()
+
+
+def test_explorer_redraws_only_the_path_yet_shows_everything():
+    ex_ = TrainingExplorer(epochs=1)
+    for control, value in (("learning_rate", 0.1), ("batch_size", 8)):
+        getattr(ex_, control).value = value           # blitted: the path over the kept background
+        assert ex_.live.image.value == _full_redraw(ex_)
+    pressed = ex_.train()                              # the runs' panel changes: a new background
+    assert pressed and ex_.live.image.value == _full_redraw(ex_)
+    ex_.epochs.value = 2
+    shown = ex_.live.image.value
+    assert shown == _full_redraw(ex_)
+    ex_.run_line.set_data([], [])                      # the run's curve is in that picture
+    assert _full_redraw(ex_) != shown
+
+
 def test_explorer_reports_a_diverged_path(explorer):
     explorer.optimizer.value, explorer.learning_rate.value, explorer.batch_size.value = "sgd", 1.0, 32
     assert "loss diverged" in explorer.summary()

@@ -319,6 +319,7 @@ class _RunCurve(Callback):
     def _show(self, done):
         self.explorer.progress.value = done
         self.explorer.run_line.set_data(self.x, _log_loss(self.loss))
+        self.explorer.live.redraw_background()  # the run's panel is not among the blitted artists
         self.explorer.live.render()
 
 
@@ -402,6 +403,9 @@ class TrainingExplorer(Explorer):
         (self.run_line,) = self.ax_loss.plot([], [], color=RUN_COLOR, lw=1.2)
         self.loss_title = self.ax_loss.set_title("digits: press Train", y=1.0, fontsize=9)
         self.ax_loss.text(0.5, -0.17, "epoch", transform=self.ax_loss.transAxes, ha="center", va="top", fontsize=8)
+        # A control change moves only the path and its title; the contours, ticks and the runs'
+        # panel stay, drawn once (most of a redraw: the contours alone ~7% of it, profiled).
+        self.live.blit(self.path_line, self.path_end, self.path_title)
 
     # --- the left panel: recomputed at every control change ------------------------------------
 
@@ -463,6 +467,7 @@ class TrainingExplorer(Explorer):
             self.runs.append((settings, history.history["loss"], float(test_accuracy)))
             self.loss_title.set_text(f"digits: loss {_short(history.history['loss'][-1])}, "
                                      f"test accuracy {test_accuracy:.2f}")
+            self.live.redraw_background()
             self.live.render()
         finally:
             self.train_button.disabled = False
