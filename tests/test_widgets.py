@@ -97,6 +97,7 @@ def text_heavy_figure(canvas_class):
         ax2.text(i % 3, i // 3, f"{i - 2:.2f}", ha="center", fontsize=7, rotation=15 * i)
     ax2.set_title(r"mathtext $x^2$")
     ax2.text(0, 0, "aliased", antialiased=False)
+    ax1.text(0, 0, "a long slanted label, too big to keep", rotation=40, fontsize=11)  # drawn, not kept
     return fig
 
 

@@ -76,6 +76,7 @@ class _LRU(OrderedDict):
 _SHAPED = _LRU(4096)      # (string, font, dpi, ...) -> shaped glyphs
 _GLYPHS = _LRU(16384)     # (font, glyph, sub-pixel offset, ...) -> bitmap
 _HEIGHTS = _LRU(256)      # (font, dpi) -> (ascent, descent, line gap)
+_DRAWN_MAX_PIXELS = 1 << 14  # a text's box kept at most this big (a 500 x 30 px title fits): <= 64 MB in all
 _DRAWN = _LRU(512)        # (string, font, position, colour, clip, canvas size) -> (region, pixels before, after)
 
 
@@ -114,6 +115,8 @@ class TextCachingRenderer(RendererAgg):
             return
         region = self._region(placed, canvas.shape)
         top, bottom, left, right = region
+        if (bottom - top) * (right - left) > _DRAWN_MAX_PIXELS:  # a long slanted label: not worth its memory
+            return self._blend(gc, placed)
         before = canvas[top:bottom, left:right].copy()
         self._blend(gc, placed)
         _DRAWN.put(key, (region, before, canvas[top:bottom, left:right].copy()))
