@@ -139,6 +139,21 @@ def test_live_canvas_redraws_a_text_whose_background_changed(monkeypatch):
         assert len(blended) == 2 + 0 + 1 + 0 + 1
 
 
+def test_live_canvas_redraws_a_text_whose_colour_or_alpha_changed():
+    figures = []
+    for canvas_class in (FigureCanvasAgg, LiveCanvas):
+        fig = Figure(figsize=(2, 1), dpi=90)
+        canvas_class(fig)
+        figures.append((fig, fig.text(0.1, 0.5, "the same place")))
+    for colour, alpha in (("black", None), ("black", 0.3), ("tab:red", 0.3), ("black", None)):
+        drawn = []
+        for fig, text in figures:
+            text.set_color(colour)
+            text.set_alpha(alpha)
+            drawn.append(pixels(fig))
+        np.testing.assert_array_equal(drawn[1], drawn[0])
+
+
 def test_png_bytes_decode_to_the_canvas_pixels():
     rgba = pixels(text_heavy_figure(LiveCanvas))
     assert rgba.nbytes > fast_agg._SPLIT_BYTES  # compressed as two halves
