@@ -121,14 +121,16 @@ floor.observe(_floor_show, names="value")
 """
 
 
-def _moved(control):
-    """Python for the value one key press gives the control (the floor's second picture)."""
+def _moved(control, key):
+    """Python for the value the first key press gives the control (the floor's second picture)."""
     if isinstance(control, widgets.Checkbox):
         return "not _first"
-    return "_first + _control.step if _first + _control.step <= _control.max else _first - _control.step"
+    if key == "ArrowRight":
+        return "min(_first + _control.step, _control.max)"
+    return "max(_first - _control.step, _control.min)"
 
 
-def write_notebook(folder, case, control):
+def write_notebook(folder, case, control, keys):
     """A one-cell notebook showing the floor slider and the explorer, its key control and image
     tagged for the page; returns (its name, the explorer's update log, the floor's)."""
     cls = type(case["explorer"])
@@ -136,7 +138,7 @@ def write_notebook(folder, case, control):
     source = ("import time\n"
               f"from {cls.__module__} import {cls.__name__}\n"
               f"explorer = {cls.__name__}()\n"
-              + FLOOR.format(control=control, moved=_moved(getattr(case["explorer"], control)),
+              + FLOOR.format(control=control, moved=_moved(getattr(case["explorer"], control), keys[0]),
                              log=str(floor_log)) +
               f"explorer.{control}.add_class('kbook-bench-key')\n"
               "explorer.live.image.add_class('kbook-bench-image')\n"
@@ -214,7 +216,7 @@ def run(cases, executable, presses):
             chromium, page = start_chromium(executable, folder)
             for case in cases:
                 control, keys = key_control(case)
-                name, log, floor_log = write_notebook(folder, case, control)
+                name, log, floor_log = write_notebook(folder, case, control, keys)
                 panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
                 records, floor = measure(page, keys, presses, log, floor_log)
                 close_notebook(page, panel)

@@ -50,14 +50,12 @@ class _LRU(OrderedDict):
         self.size = size
 
     def get_or_make(self, key, make):
-        try:
-            self.move_to_end(key)
-            return self[key]
-        except KeyError:
-            value = self[key] = make()
-            if len(self) > self.size:
-                self.popitem(last=False)
-            return value
+        """The value kept for ``key``, made by ``make()`` and kept if there is none."""
+        value = self.find(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
 
     def find(self, key):
         """The value kept for ``key`` (now the most recently used), or None."""
