@@ -150,6 +150,7 @@ def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, 
     """One output row per block; a few rows (a short last block); two whole images, then one; all images."""
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(conv_module, "_KERNEL_GRAD_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv_module, "_MIN_GEMM_ROWS", 1)
     for channels in (5, 2):  # dx by the transposed convolution, and by scattering (few channels)
         layer = Conv2D(7, 3, dtype="float64", **config)
         x = rng.standard_normal((3, 13, 9, channels))
@@ -699,3 +700,15 @@ def test_conv2d_explorer_starts_at_the_centre_of_the_output():
     explorer = Conv2DExplorer(size=20, kernel_size=3)          # "valid": an 18 x 18 output
     assert (explorer.row.value, explorer.col.value) == (9, 9)
     assert "output[9, 9] sees input rows 9..11, cols 9..11" in explorer.summary()
+
+
+def test_im2col_blocks_of_long_rows_still_hold_enough_rows_for_every_core():
+    """32x16x16x256 -> 256, 3x3, strides 2: 1 MB holds one image (64 rows of 2,305 values); the
+    blocks hold at least _MIN_GEMM_ROWS rows each, so OpenBLAS has rows to share out."""
+    g = conv_module._Geometry((32, 16, 16, 256), (3, 3, 256, 256), (2, 2), (1, 1), ((0, 1), (0, 1)), 1)
+    blocks, buf = conv_module._im2col_plan(g, np.float32, True)
+    rows = [(n1 - n0) * (h1 - h0) * g.Wo for n0, n1, h0, h1 in blocks]
+    assert sum(rows) == 32 * 8 * 8
+    assert min(rows) >= conv_module._MIN_GEMM_ROWS and buf.cols.shape == (max(rows), 3 * 3 * 256 + 1)
+    small = conv_module._Geometry((2, 9, 8, 3), (3, 3, 3, 4), (1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    assert len(conv_module._im2col_plan(small, np.float32, True)[0]) == 1  # short rows: one block, as before

@@ -21,7 +21,9 @@ they are large.  Two engines:
   Each output pixel's ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
   ``cols @ kernel.reshape(-1, filters)``.  Built whole, that matrix is ``kh * kw`` times the
   input (75 MB for the benchmark); built per block it stays in cache: ``kh`` strided copies
-  (one per kernel row) fill it, then one GEMM writes the block's output rows in place.  A
+  (one per kernel row) fill it, then one GEMM writes the block's output rows in place.  When
+  the rows are long (many channels), a block holds at least ``_MIN_GEMM_ROWS`` of them, cache
+  or not: a GEMM of a few dozen rows cannot keep two cores busy.  A
   column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.  With
   few input channels (an RGB photo) the shifted GEMMs' inner dimension is C = 3, too short for
   BLAS, while im2col's is kh * kw * C (2x512x512x3 input, 8 filters, 3x3: 30 ms instead of 56;
@@ -56,6 +58,11 @@ _BLOCK_BYTES = 1 << 20  # a block's working buffers: about a core's L2 cache
 # cannot split across cores; on a quarter of the block they stay in cache from tap to tap
 # (64x32x32, 16 -> 16 channels, 3x3: 29 ms with 1 MB blocks, 13 ms with 256 kB; measured).
 _KERNEL_GRAD_BLOCK_BYTES = 1 << 18
+# An im2col block's product gets at least this many rows, however long they are: OpenBLAS splits a
+# product across the cores by rows, and a few dozen rows leave it mostly waiting (32x16x16x256,
+# 256 filters, 3x3, strides 2: a 1 MB block holds one image, 64 rows of 2,305 values, and the
+# forward pass took 65-69 ms; 36-38 ms with 512 rows or more; measured).
+_MIN_GEMM_ROWS = 512
 _FEW_CHANNELS = 4  # inputs with at most this many channels: im2col forward, dx by scattering (measured)
 
 
@@ -219,7 +226,8 @@ class _Im2colBuffers:
 
 
 def _im2col_plan(g, dtype, with_ones):
-    blocks = g.plan(g.Wo * (g.K + 1) * np.dtype(dtype).itemsize, _BLOCK_BYTES)
+    bytes_per_row = g.Wo * (g.K + 1) * np.dtype(dtype).itemsize
+    blocks = g.plan(bytes_per_row, max(_BLOCK_BYTES, math.ceil(_MIN_GEMM_ROWS / max(g.Wo, 1)) * bytes_per_row))
     return blocks, _Im2colBuffers(g, dtype, with_ones)
 
 
