@@ -30,6 +30,8 @@ PREFACE = BOOK / "00_preface.ipynb"
 # The reader's own copy of the book: exercises filled in there never touch book/ (which the tests
 # run) and never conflict with a `git pull`.  Git-ignored.
 WORKSPACE = ROOT / "my-book"
+# JupyterLab settings for the book (see the file), installed into .venv's JupyterLab by setup().
+LAB_SETTINGS = ROOT / "lab" / "overrides.d" / "kbook.json5"
 
 
 def venv_python():
@@ -45,12 +47,25 @@ def install_fingerprint():
     return digest.hexdigest()
 
 
+def install_lab_settings(prefix=VENV):
+    """Copy the book's JupyterLab settings (``LAB_SETTINGS``) into the application settings of the
+    JupyterLab installed under ``prefix``: the overrides.d folder, which JupyterLab reads for
+    defaults and ranks below the reader's own settings.  Returns the installed file."""
+    target = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / LAB_SETTINGS.name
+    if not target.exists() or target.read_bytes() != LAB_SETTINGS.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(LAB_SETTINGS, target)
+    return target
+
+
 def setup():
-    """Create .venv and install kbook[book,test] with the pinned versions, once."""
+    """Create .venv and install kbook[book,test] with the pinned versions, once; bring the book's
+    JupyterLab settings up to date every time (a copy of one small file)."""
     python = venv_python()
     if not python.exists():
         print("Creating .venv ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    install_lab_settings()
     fingerprint = install_fingerprint()
     if STAMP.exists() and STAMP.read_text() == fingerprint:
         return python

@@ -155,9 +155,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_lab(folder, port, token, env=None):
+def start_lab(folder, port, token, env=None, extra_config=""):
     """JupyterLab on 127.0.0.1 serving ``folder/notebooks``, with its own config, settings, workspaces
-    and runtime folders (nothing of the user's is read or written); ``env`` adds variables."""
+    and runtime folders (nothing of the user's is read or written); ``env`` adds variables and
+    ``extra_config`` lines to its jupyter_lab_config.py."""
     config = folder / "config"
     config.mkdir()
     (config / "jupyter_lab_config.py").write_text(
@@ -170,7 +171,7 @@ def start_lab(folder, port, token, env=None):
         f"c.IdentityProvider.token = {token!r}\n"
         "c.LabApp.expose_app_in_browser = True\n"    # window.jupyterapp: drive it from the page
         "c.LabApp.news_url = None\n"                 # nothing fetched from the internet
-        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n")
+        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n" + extra_config)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"), **(env or {}))

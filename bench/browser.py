@@ -188,34 +188,66 @@ def _records(presses_seen, origin, log):
     return records
 
 
-def measure(page, keys, presses, log, floor_log, warmup=3):
+def measure(page, keys, presses, log, floor_log, warmup=3, arrange=None):
     """Records of the explorer's presses and of the floor's, one each per round after ``warmup``
     unmeasured rounds, in ms: ``shown`` (key press -> new picture on screen) and its parts:
     ``to_kernel`` (-> the kernel starts the update), ``kernel`` (the update: compute, render,
     PNG; for the floor, handing over a ready picture), ``to_page`` (-> the PNG handed to the
-    <img>), ``paint`` (-> decoded and on screen)."""
+    <img>), ``paint`` (-> decoded and on screen).
+
+    ``arrange(i)``, if given, sets the page up before round i and returns its label; the result is
+    then {label: (records, floor records)}, each label's rounds kept apart."""
     page.evaluate(PAGE_PROBE)
     origin = page.evaluate("performance.timeOrigin")  # page times + origin = epoch ms, as the kernel's
-    seen = {"bench": [], "floor": []}
+    seen = {}
     for i in range(warmup + presses):
+        label = arrange(i) if arrange else None
         for kind, kind_keys in (("bench", keys), ("floor", ("ArrowRight", "ArrowLeft"))):
             times = _press(page, kind, kind_keys[i % 2], i)
             if i >= warmup:
-                seen[kind].append(times)
-    return _records(seen["bench"], origin, log), _records(seen["floor"], origin, floor_log)
+                seen.setdefault(label, {"bench": [], "floor": []})[kind].append(times)
+    split = {label: (_records(s["bench"], origin, log), _records(s["floor"], origin, floor_log))
+             for label, s in seen.items()}
+    return split if arrange else split[None]
+
+
+# The A/B behind lab/overrides.d/kbook.json5 (--indicator-ab): the notebook toolbar's execution
+# indicator taken out of the toolbar or put back, in turn, two rounds each (so that each state
+# sees both keys), in a JupyterLab started without the book's settings.
+INDICATOR = """(() => {{
+  const panel = {panel}, toolbar = panel.toolbar;
+  panel.__kbookIndicator = panel.__kbookIndicator ||
+      Array.from(toolbar.children()).find(w => w.node.dataset.jpItemName === 'executionProgress');
+  const indicator = panel.__kbookIndicator;
+  if ({show} && !indicator.parent) toolbar.addItem('executionProgress', indicator);
+  if (!{show} && indicator.parent) indicator.parent = null;
+  return Array.from(toolbar.names()).includes('executionProgress');
+}})()"""
+
+
+def _indicator_arranger(page, panel):
+    def arrange(i):
+        show = (i // 2) % 2 == 0
+        if page.evaluate(INDICATOR.format(panel=panel, show=str(show).lower())) != show:
+            raise RuntimeError("could not " + ("put back" if show else "take out") + " the execution indicator")
+        time.sleep(0.15)  # let the toolbar settle
+        return "with" if show else "without"
+    return arrange
 
 
 def _parts(records):
     return {part: statistics.median(r[part] for r in records) for part in ("to_kernel", "kernel", "to_page", "paint")}
 
 
-def run(cases, executable, presses):
+def run(cases, executable, presses, indicator_ab=False):
     results = []
     with tempfile.TemporaryDirectory(prefix="kbook-browser-bench-") as tmp:
         folder = Path(tmp)
         (folder / "notebooks").mkdir()
         port, token = free_port(), secrets.token_hex(16)
-        lab = start_lab(folder, port, token)
+        stock = folder / "stock-settings"  # an empty application settings folder: JupyterLab's defaults
+        lab = start_lab(folder, port, token, extra_config=f"c.LabApp.app_settings_dir = {str(stock)!r}\n"
+                        if indicator_ab else "")
         chromium = None
         try:
             chromium, page = start_chromium(executable, folder)
@@ -223,6 +255,19 @@ def run(cases, executable, presses):
                 control, keys = key_control(case)
                 name, log, floor_log = write_notebook(folder, case, control, keys)
                 panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
+                # The book's settings (lab/overrides.d/kbook.json5, installed by dev.py setup) leave the
+                # toolbar's execution indicator out; say whether this JupyterLab did.
+                indicator = page.evaluate(f"Array.from({panel}.toolbar.names()).includes('executionProgress')")
+                if indicator_ab:
+                    split = measure(page, keys, presses, log, floor_log, arrange=_indicator_arranger(page, panel))
+                    close_notebook(page, panel)
+                    results.append({"explorer": type(case["explorer"]).__name__, "control": control,
+                                    **{f"{kind}_{label}_ms": statistics.median(r["shown"] for r in records)
+                                       for label, pair in split.items()
+                                       for kind, records in zip(("shown", "floor"), pair)},
+                                    "presses_each": len(split["with"][0])})
+                    print(f"  {results[-1]['explorer']}: done", file=sys.stderr, flush=True)
+                    continue
                 records, floor = measure(page, keys, presses, log, floor_log)
                 close_notebook(page, panel)
                 times = [r["shown"] for r in records]
@@ -234,6 +279,7 @@ def run(cases, executable, presses):
                                 "over_floor_ms": statistics.median(r["shown"] - f["shown"]
                                                                    for r, f in zip(records, floor)),
                                 "parts_median_ms": _parts(records), "floor_parts_median_ms": _parts(floor),
+                                "toolbar_execution_indicator": indicator,
                                 "goal_ms": GOAL_MS, "ok": median <= GOAL_MS})
                 print(f"  {results[-1]['explorer']}: median {median:.1f} ms", file=sys.stderr, flush=True)
         finally:
@@ -248,6 +294,9 @@ def main(argv=None):
     parser.add_argument("--presses", type=int, default=25, help="measured key presses per explorer")
     parser.add_argument("--chromium", default=None, help="the Chromium / Chrome executable")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--indicator-ab", action="store_true",
+                        help="with and without the notebook toolbar's execution indicator, in turn, in a JupyterLab "
+                             "without the book's settings (the measurement behind lab/overrides.d/kbook.json5)")
     args = parser.parse_args(argv)
 
     executable = find_chromium(args.chromium)
@@ -256,9 +305,21 @@ def main(argv=None):
         return 2
     cases = [case for module in bench.CASE_MODULES for case in getattr(module, "explorer_cases", list)()
              if args.only in type(case["explorer"]).__name__]
-    results = run(cases, executable, args.presses)
+    results = run(cases, executable, args.presses, args.indicator_ab)
     if args.json:
         print(json.dumps(results, indent=2))
+    elif args.indicator_ab:
+        print("key press -> picture shown, median ms, with / without the notebook toolbar's execution indicator"
+              " (rounds in turn, same JupyterLab); the floor's likewise")
+        print(f"{'explorer':<26} {'shown with':>10} {'without':>8} {'floor with':>10} {'without':>8} {'presses each':>12}")
+        for r in results:
+            print(f"{r['explorer']:<26} {r['shown_with_ms']:10.1f} {r['shown_without_ms']:8.1f} "
+                  f"{r['floor_with_ms']:10.1f} {r['floor_without_ms']:8.1f} {r['presses_each']:12d}")
+        for kind in ("shown", "floor"):
+            gaps = [r[f"{kind}_with_ms"] - r[f"{kind}_without_ms"] for r in results]
+            print(f"{kind}: without the indicator {sum(g > 0 for g in gaps)} of {len(gaps)} explorers are faster;"
+                  f" median gain {statistics.median(gaps):.1f} ms")
+        return 0
     else:
         print("key press -> picture shown, median ms; the floor's (same moments, no computing) and the median"
               " difference; the parts (medians; explorer | floor): to kernel, kernel update, to page, paint")
@@ -270,6 +331,9 @@ def main(argv=None):
             print(f"{r['explorer']:<26} {r['control']:<16} {r['median_ms']:6.1f} {r['p90_ms']:6.1f} "
                   f"{'<=' + str(r['goal_ms']):>6}  {'yes' if r['ok'] else 'NO ':<3}  {r['floor_ms']:6.1f} "
                   f"{r['over_floor_ms']:10.1f}{parts}")
+        shown = sorted({r["toolbar_execution_indicator"] for r in results})
+        print("notebook toolbar's execution indicator: " + " / ".join("shown" if s else "left out" for s in shown)
+              + " (the book leaves it out: lab/overrides.d/kbook.json5)")
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -145,3 +145,30 @@ def test_workspace_without_its_record_keeps_what_differs(tmp_path):
     _chapter(mine, "02_activation.ipynb", "work")       # no record: cannot tell, so the reader's file stays
     assert dev.sync_workspace(book, mine)["kept"] == ["02_activation.ipynb"]
     assert (mine / "02_activation.ipynb").read_text() == "work"
+
+
+def test_lab_settings_install_where_jupyterlab_reads_them_and_name_a_real_toolbar_item(tmp_path):
+    import json5
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    target = dev.install_lab_settings(tmp_path)
+    assert target == tmp_path / "share/jupyter/lab/settings/overrides.d/kbook.json5"
+    assert target.read_bytes() == dev.LAB_SETTINGS.read_bytes()
+    toolbar = json5.loads(dev.LAB_SETTINGS.read_text())["@jupyterlab/notebook-extension:panel"]["toolbar"]
+    assert toolbar == [{"name": "executionProgress", "disabled": True}]
+    # JupyterLab's own reader finds the setting in the application settings folder ...
+    overrides, error = _get_overrides(str(tmp_path / "share/jupyter/lab/settings"))
+    assert not error and overrides["@jupyterlab/notebook-extension:panel"]["toolbar"] == toolbar
+    # ... and the item it leaves out is still one of the installed JupyterLab's notebook toolbar items.
+    schema = Path(sys.prefix, "share/jupyter/lab/schemas/@jupyterlab/notebook-extension/panel.json")
+    names = [item["name"] for item in json5.loads(schema.read_text())["jupyter.lab.toolbars"]["Notebook"]]
+    assert "executionProgress" in names
+    # An installed copy that differs (an older book's) is brought up to date.
+    target.write_text("{}")
+    assert dev.install_lab_settings(tmp_path).read_bytes() == dev.LAB_SETTINGS.read_bytes()
+
+
+def test_the_jupyterlab_running_the_book_has_the_books_settings():
+    """dev.py setup (which every dev.py command runs first) installed them into this environment."""
+    installed = Path(sys.prefix, "share/jupyter/lab/settings/overrides.d/kbook.json5")
+    assert installed.read_bytes() == dev.LAB_SETTINGS.read_bytes()
