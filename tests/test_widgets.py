@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from PIL import Image
 
 import kbook.widgets
@@ -22,7 +23,7 @@ from kbook.widgets.conv2d import Conv2DExplorer
 from kbook.widgets.dense import DenseExplorer
 from kbook.widgets import fast_agg
 from kbook.widgets.fast_agg import CACHING, LiveCanvas, TextCachingRenderer, png_bytes
-from kbook.widgets.fast_artists import CellImage, CellLabels, single_frame, tick_labels
+from kbook.widgets.fast_artists import CellImage, CellLabels, Outline, single_frame, tick_labels
 from kbook.widgets.flatten import FlattenExplorer
 from kbook.widgets.live_figure import Explorer, LiveFigure
 from kbook.widgets.model import ModelExplorer
@@ -261,6 +262,29 @@ def test_single_frame_draws_the_spines_outline_and_leaves_the_limits_alone():
         images.append(pixels(fig)[..., :3].astype(int))
     differ = np.abs(images[0] - images[1]).max(axis=-1) > 0
     assert differ.sum() <= 4  # at most the four corners, where spines meet and a rectangle joins
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-3, 9), y=st.floats(-3, 9), width=st.floats(-4, 12), height=st.floats(-4, 12),
+       limits=st.tuples(st.floats(-5, 0), st.floats(1, 40)), linewidth=st.sampled_from([0.6, 1.0, 1.6, 2.3]),
+       style=st.sampled_from(["-", "--", ":"]), fill=st.booleans(), alpha=st.sampled_from([None, 0.5]),
+       clip=st.booleans(), axes_coords=st.booleans(), angle=st.sampled_from([0, 0, 30]))
+def test_outline_draws_the_pixels_of_a_rectangle(x, y, width, height, limits, linewidth, style, fill, alpha,
+                                                 clip, axes_coords, angle):
+    images = []
+    for kind in (Rectangle, Outline):
+        fig = Figure(figsize=(3, 2), dpi=90)
+        LiveCanvas(fig)
+        ax = fig.add_axes((0.12, 0.1, 0.8, 0.8))
+        ax.set_xlim(*limits)
+        ax.set_ylim(limits[1], limits[0])  # inverted, as the cell panels are
+        box = kind((x, y) if not axes_coords else (x / 10, y / 10), width if not axes_coords else width / 10,
+                   height if not axes_coords else height / 10, angle=angle, linewidth=linewidth, linestyle=style,
+                   fill=fill, facecolor="#1f77b4", edgecolor="#d62728", alpha=alpha, clip_on=clip,
+                   **({"transform": ax.transAxes} if axes_coords else {}))
+        ax.add_artist(box)
+        images.append(pixels(fig))
+    np.testing.assert_array_equal(images[0], images[1])
 
 
 def test_tick_labels_are_written_as_matplotlib_writes_them():

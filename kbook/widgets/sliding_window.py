@@ -46,11 +46,10 @@ from abc import abstractmethod
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib.patches import Rectangle
 
 from kbook.images import sample_photo
 from kbook.layers.conv_utils import conv_output_length, dilated_size, same_padding
-from kbook.widgets.fast_artists import CellImage, CellLabels, single_frame
+from kbook.widgets.fast_artists import CellImage, CellLabels, Outline, single_frame
 from kbook.widgets.live_figure import Explorer
 
 _MAX_ANNOTATED = 25  # write the numbers into the middle panel up to 5 x 5 cells
@@ -245,8 +244,8 @@ class SlidingWindowExplorer(Explorer):
         # CellImage rather than imshow: the same cells, drawn without resampling (see fast_artists).
         self._input_artist = CellImage(ax_in, self.image, cmap=self._cmap(self.input_cmap), vmin=0.0, vmax=1.0)
         h, w = self.image.shape
-        self._border = Rectangle((-0.5, -0.5), w, h, fill=False, ec="#1f77b4", ls="--", lw=1.0)
-        self._field = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
+        self._border = Outline((-0.5, -0.5), w, h, fill=False, ec="#1f77b4", ls="--", lw=1.0)
+        self._field = Outline((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
         ax_in.add_patch(self._border)
         ax_in.add_patch(self._field)
         self._taps = ax_in.scatter([], [], s=6, c="#d62728", marker="s", linewidths=0)
@@ -254,7 +253,7 @@ class SlidingWindowExplorer(Explorer):
         self._middle_labels = CellLabels(fontsize=7)  # up to 25 numbers: one path, not 25 Texts
         ax_mid.add_artist(self._middle_labels)
         self._output_artist = CellImage(ax_out, np.zeros((1, 1)), cmap=self._cmap(self.output_cmap))
-        self._pixel = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
+        self._pixel = Outline((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.6)
         ax_out.add_patch(self._pixel)
         self._setup_extra(self.axes)
 
