@@ -30,8 +30,9 @@ PREFACE = BOOK / "00_preface.ipynb"
 # The reader's own copy of the book: exercises filled in there never touch book/ (which the tests
 # run) and never conflict with a `git pull`.  Git-ignored.
 WORKSPACE = ROOT / "my-book"
-# JupyterLab settings for the book (see the file), installed into .venv's JupyterLab by setup().
-LAB_SETTINGS = ROOT / "lab" / "overrides.d" / "kbook.json5"
+# The book's JupyterLab settings and page configuration (each file says why), installed into
+# .venv's JupyterLab by setup().
+LAB_SETTINGS = ROOT / "lab"
 
 
 def venv_python():
@@ -48,14 +49,19 @@ def install_fingerprint():
 
 
 def install_lab_settings(prefix=VENV):
-    """Copy the book's JupyterLab settings (``LAB_SETTINGS``) into the application settings of the
-    JupyterLab installed under ``prefix``: the overrides.d folder, which JupyterLab reads for
-    defaults and ranks below the reader's own settings.  Returns the installed file."""
-    target = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / LAB_SETTINGS.name
-    if not target.exists() or target.read_bytes() != LAB_SETTINGS.read_bytes():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(LAB_SETTINGS, target)
-    return target
+    """Copy the files of ``LAB_SETTINGS`` (lab/) into the application settings folder of the
+    JupyterLab installed under ``prefix``, keeping their paths: JupyterLab reads settings from its
+    overrides.d/ and the page configuration from page_config.json5 there, ranked below the reader's
+    own.  Returns the installed files."""
+    folder = Path(prefix) / "share" / "jupyter" / "lab" / "settings"
+    installed = []
+    for source in sorted(p for p in LAB_SETTINGS.rglob("*") if p.is_file()):
+        target = folder / source.relative_to(LAB_SETTINGS)
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        installed.append(target)
+    return installed
 
 
 def setup():

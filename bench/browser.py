@@ -211,10 +211,13 @@ def measure(page, keys, presses, log, floor_log, warmup=3, arrange=None):
     return split if arrange else split[None]
 
 
-# The A/B behind lab/overrides.d/kbook.json5 (--indicator-ab): the notebook toolbar's execution
-# indicator taken out of the toolbar or put back, in turn, two rounds each (so that each state
-# sees both keys), in a JupyterLab started without the book's settings.
-INDICATOR = """(() => {{
+# The A/B measurements behind the book's JupyterLab settings (lab/, see the README), run with
+# --ab NAME in a JupyterLab started without them: one piece of JupyterLab's page taken out and put
+# back in turn, two rounds each (so that each state sees both keys).  Each script takes the piece
+# out (show false) or puts it back (show true) and returns whether it is there.
+AB = {
+    # lab/overrides.d/kbook.json5: the notebook toolbar's kernel-status circle.
+    "indicator": """(() => {{
   const panel = {panel}, toolbar = panel.toolbar;
   panel.__kbookIndicator = panel.__kbookIndicator ||
       Array.from(toolbar.children()).find(w => w.node.dataset.jpItemName === 'executionProgress');
@@ -222,15 +225,31 @@ INDICATOR = """(() => {{
   if ({show} && !indicator.parent) toolbar.addItem('executionProgress', indicator);
   if (!{show} && indicator.parent) indicator.parent = null;
   return Array.from(toolbar.names()).includes('executionProgress');
-}})()"""
+}})()""",
+    # lab/page_config.json5: the busy favicon (@jupyterlab/application-extension:faviconbusy swaps the
+    # page's two favicon links on every busy / idle; without the links it finds nothing to swap).
+    "favicon": """(() => {{
+  window.__kbookFavicons = window.__kbookFavicons || Array.from(document.querySelectorAll('link.favicon'));
+  for (const link of window.__kbookFavicons) {{
+    if ({show} && !link.isConnected) document.head.appendChild(link);
+    if (!{show}) link.remove();
+  }}
+  return document.querySelectorAll('link.favicon').length > 0;
+}})()""",
+}
+# What the page says about each piece in a run: is it there?
+PRESENT = {
+    "indicator": "Array.from({panel}.toolbar.names()).includes('executionProgress')",
+    "favicon": "window.jupyterapp.hasPlugin('@jupyterlab/application-extension:faviconbusy')",
+}
 
 
-def _indicator_arranger(page, panel):
+def _arranger(page, panel, piece):
     def arrange(i):
         show = (i // 2) % 2 == 0
-        if page.evaluate(INDICATOR.format(panel=panel, show=str(show).lower())) != show:
-            raise RuntimeError("could not " + ("put back" if show else "take out") + " the execution indicator")
-        time.sleep(0.15)  # let the toolbar settle
+        if page.evaluate(AB[piece].format(panel=panel, show=str(show).lower())) != show:
+            raise RuntimeError(f"could not {'put back' if show else 'take out'} the {piece}")
+        time.sleep(0.15)  # let the page settle
         return "with" if show else "without"
     return arrange
 
@@ -239,7 +258,7 @@ def _parts(records):
     return {part: statistics.median(r[part] for r in records) for part in ("to_kernel", "kernel", "to_page", "paint")}
 
 
-def run(cases, executable, presses, indicator_ab=False):
+def run(cases, executable, presses, ab=None):
     results = []
     with tempfile.TemporaryDirectory(prefix="kbook-browser-bench-") as tmp:
         folder = Path(tmp)
@@ -247,7 +266,7 @@ def run(cases, executable, presses, indicator_ab=False):
         port, token = free_port(), secrets.token_hex(16)
         stock = folder / "stock-settings"  # an empty application settings folder: JupyterLab's defaults
         lab = start_lab(folder, port, token, extra_config=f"c.LabApp.app_settings_dir = {str(stock)!r}\n"
-                        if indicator_ab else "")
+                        if ab else "")
         chromium = None
         try:
             chromium, page = start_chromium(executable, folder)
@@ -255,13 +274,13 @@ def run(cases, executable, presses, indicator_ab=False):
                 control, keys = key_control(case)
                 name, log, floor_log = write_notebook(folder, case, control, keys)
                 panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
-                # The book's settings (lab/overrides.d/kbook.json5, installed by dev.py setup) leave the
-                # toolbar's execution indicator out; say whether this JupyterLab did.
-                indicator = page.evaluate(f"Array.from({panel}.toolbar.names()).includes('executionProgress')")
-                if indicator_ab:
-                    split = measure(page, keys, presses, log, floor_log, arrange=_indicator_arranger(page, panel))
+                # The book's settings (lab/, installed by dev.py setup) leave pieces of the page out;
+                # say which were there in this JupyterLab.
+                present = {piece: page.evaluate(script.format(panel=panel)) for piece, script in PRESENT.items()}
+                if ab:
+                    split = measure(page, keys, presses, log, floor_log, arrange=_arranger(page, panel, ab))
                     close_notebook(page, panel)
-                    results.append({"explorer": type(case["explorer"]).__name__, "control": control,
+                    results.append({"explorer": type(case["explorer"]).__name__, "control": control, "ab": ab,
                                     **{f"{kind}_{label}_ms": statistics.median(r["shown"] for r in records)
                                        for label, pair in split.items()
                                        for kind, records in zip(("shown", "floor"), pair)},
@@ -279,7 +298,7 @@ def run(cases, executable, presses, indicator_ab=False):
                                 "over_floor_ms": statistics.median(r["shown"] - f["shown"]
                                                                    for r, f in zip(records, floor)),
                                 "parts_median_ms": _parts(records), "floor_parts_median_ms": _parts(floor),
-                                "toolbar_execution_indicator": indicator,
+                                "present": present,
                                 "goal_ms": GOAL_MS, "ok": median <= GOAL_MS})
                 print(f"  {results[-1]['explorer']}: median {median:.1f} ms", file=sys.stderr, flush=True)
         finally:
@@ -294,9 +313,9 @@ def main(argv=None):
     parser.add_argument("--presses", type=int, default=25, help="measured key presses per explorer")
     parser.add_argument("--chromium", default=None, help="the Chromium / Chrome executable")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--indicator-ab", action="store_true",
-                        help="with and without the notebook toolbar's execution indicator, in turn, in a JupyterLab "
-                             "without the book's settings (the measurement behind lab/overrides.d/kbook.json5)")
+    parser.add_argument("--ab", choices=sorted(AB), default=None,
+                        help="with and without a piece of JupyterLab's page, in turn, in a JupyterLab without the "
+                             "book's settings: the measurement behind each of them (README)")
     args = parser.parse_args(argv)
 
     executable = find_chromium(args.chromium)
@@ -305,19 +324,19 @@ def main(argv=None):
         return 2
     cases = [case for module in bench.CASE_MODULES for case in getattr(module, "explorer_cases", list)()
              if args.only in type(case["explorer"]).__name__]
-    results = run(cases, executable, args.presses, args.indicator_ab)
+    results = run(cases, executable, args.presses, args.ab)
     if args.json:
         print(json.dumps(results, indent=2))
-    elif args.indicator_ab:
-        print("key press -> picture shown, median ms, with / without the notebook toolbar's execution indicator"
-              " (rounds in turn, same JupyterLab); the floor's likewise")
+    elif args.ab:
+        print(f"key press -> picture shown, median ms, with / without the {args.ab} (rounds in turn, same"
+              " JupyterLab); the floor's likewise")
         print(f"{'explorer':<26} {'shown with':>10} {'without':>8} {'floor with':>10} {'without':>8} {'presses each':>12}")
         for r in results:
             print(f"{r['explorer']:<26} {r['shown_with_ms']:10.1f} {r['shown_without_ms']:8.1f} "
                   f"{r['floor_with_ms']:10.1f} {r['floor_without_ms']:8.1f} {r['presses_each']:12d}")
         for kind in ("shown", "floor"):
             gaps = [r[f"{kind}_with_ms"] - r[f"{kind}_without_ms"] for r in results]
-            print(f"{kind}: without the indicator {sum(g > 0 for g in gaps)} of {len(gaps)} explorers are faster;"
+            print(f"{kind}: without the {args.ab} {sum(g > 0 for g in gaps)} of {len(gaps)} explorers are faster;"
                   f" median gain {statistics.median(gaps):.1f} ms")
         return 0
     else:
@@ -331,9 +350,10 @@ def main(argv=None):
             print(f"{r['explorer']:<26} {r['control']:<16} {r['median_ms']:6.1f} {r['p90_ms']:6.1f} "
                   f"{'<=' + str(r['goal_ms']):>6}  {'yes' if r['ok'] else 'NO ':<3}  {r['floor_ms']:6.1f} "
                   f"{r['over_floor_ms']:10.1f}{parts}")
-        shown = sorted({r["toolbar_execution_indicator"] for r in results})
-        print("notebook toolbar's execution indicator: " + " / ".join("shown" if s else "left out" for s in shown)
-              + " (the book leaves it out: lab/overrides.d/kbook.json5)")
+        for piece in PRESENT:
+            states = sorted({r["present"][piece] for r in results})
+            print(f"{piece}: " + " / ".join("on" if on else "off" for on in states)
+                  + " (the book's JupyterLab has it off: lab/, see the README)")
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -147,28 +147,46 @@ def test_workspace_without_its_record_keeps_what_differs(tmp_path):
     assert (mine / "02_activation.ipynb").read_text() == "work"
 
 
-def test_lab_settings_install_where_jupyterlab_reads_them_and_name_a_real_toolbar_item(tmp_path):
+def test_lab_settings_install_where_jupyterlab_reads_them_and_name_real_pieces_of_it(tmp_path):
     import json5
+    from jupyterlab_server.config import get_page_config
     from jupyterlab_server.settings_utils import _get_overrides
 
-    target = dev.install_lab_settings(tmp_path)
-    assert target == tmp_path / "share/jupyter/lab/settings/overrides.d/kbook.json5"
-    assert target.read_bytes() == dev.LAB_SETTINGS.read_bytes()
-    toolbar = json5.loads(dev.LAB_SETTINGS.read_text())["@jupyterlab/notebook-extension:panel"]["toolbar"]
-    assert toolbar == [{"name": "executionProgress", "disabled": True}]
-    # JupyterLab's own reader finds the setting in the application settings folder ...
-    overrides, error = _get_overrides(str(tmp_path / "share/jupyter/lab/settings"))
+    settings = tmp_path / "share/jupyter/lab/settings"
+    installed = dev.install_lab_settings(tmp_path)
+    assert installed == [settings / "overrides.d/kbook.json5", settings / "page_config.json5"]
+    for target in installed:
+        assert target.read_bytes() == (dev.LAB_SETTINGS / target.relative_to(settings)).read_bytes()
+    # JupyterLab's own readers find them in the application settings folder ...
+    toolbar = [{"name": "executionProgress", "disabled": True}]
+    overrides, error = _get_overrides(str(settings))
     assert not error and overrides["@jupyterlab/notebook-extension:panel"]["toolbar"] == toolbar
-    # ... and the item it leaves out is still one of the installed JupyterLab's notebook toolbar items.
-    schema = Path(sys.prefix, "share/jupyter/lab/schemas/@jupyterlab/notebook-extension/panel.json")
+    disabled = get_page_config([], app_settings_dir=str(settings))["disabledExtensions"]
+    assert "@jupyterlab/application-extension:faviconbusy" in disabled
+    # ... and what they leave out is still part of the installed JupyterLab: a notebook toolbar item, a plugin.
+    lab = Path(sys.prefix, "share/jupyter/lab")
+    schema = lab / "schemas/@jupyterlab/notebook-extension/panel.json"
     names = [item["name"] for item in json5.loads(schema.read_text())["jupyter.lab.toolbars"]["Notebook"]]
     assert "executionProgress" in names
+    assert any('"@jupyterlab/application-extension:faviconbusy"' in p.read_text(errors="ignore")
+               for p in (lab / "static").glob("jlab_core.*.js"))
+    # The reader's own page configuration wins, as the README tells (a user-level "false" re-enables).
+    import jupyterlab_server.config as lab_config
+    reader = {"disabledExtensions": {"@jupyterlab/application-extension:faviconbusy": False}}
+    real = lab_config.get_static_page_config
+    lab_config.get_static_page_config = lambda **kwargs: reader
+    try:
+        disabled = get_page_config([], app_settings_dir=str(settings))["disabledExtensions"]
+    finally:
+        lab_config.get_static_page_config = real
+    assert "@jupyterlab/application-extension:faviconbusy" not in disabled
     # An installed copy that differs (an older book's) is brought up to date.
-    target.write_text("{}")
-    assert dev.install_lab_settings(tmp_path).read_bytes() == dev.LAB_SETTINGS.read_bytes()
+    installed[1].write_text("{}")
+    assert dev.install_lab_settings(tmp_path)[1].read_bytes() == (dev.LAB_SETTINGS / "page_config.json5").read_bytes()
 
 
 def test_the_jupyterlab_running_the_book_has_the_books_settings():
     """dev.py setup (which every dev.py command runs first) installed them into this environment."""
-    installed = Path(sys.prefix, "share/jupyter/lab/settings/overrides.d/kbook.json5")
-    assert installed.read_bytes() == dev.LAB_SETTINGS.read_bytes()
+    settings = Path(sys.prefix, "share/jupyter/lab/settings")
+    for source in (dev.LAB_SETTINGS / "overrides.d/kbook.json5", dev.LAB_SETTINGS / "page_config.json5"):
+        assert (settings / source.relative_to(dev.LAB_SETTINGS)).read_bytes() == source.read_bytes()
