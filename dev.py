@@ -66,7 +66,7 @@ def install_lab_settings(prefix=VENV):
 
 def setup():
     """Create .venv and install kbook[book,test] with the pinned versions, once; bring the book's
-    JupyterLab settings up to date every time (a copy of one small file)."""
+    JupyterLab settings up to date every time (copies of two small files)."""
     python = venv_python()
     if not python.exists():
         print("Creating .venv ...", flush=True)

@@ -224,7 +224,7 @@ AB = {
   const indicator = panel.__kbookIndicator;
   if ({show} && !indicator.parent) toolbar.addItem('executionProgress', indicator);
   if (!{show} && indicator.parent) indicator.parent = null;
-  return Array.from(toolbar.names()).includes('executionProgress');
+  return {present};
 }})()""",
     # lab/page_config.json5: the busy favicon (@jupyterlab/application-extension:faviconbusy swaps the
     # page's two favicon links on every busy / idle; without the links it finds nothing to swap).
@@ -237,7 +237,8 @@ AB = {
   return document.querySelectorAll('link.favicon').length > 0;
 }})()""",
 }
-# What the page says about each piece in a run: is it there?
+# What the page says about each piece in a run: is it there?  (The indicator's A/B script answers
+# with this too; the favicon's checks the links it moves, since the plugin stays loaded.)
 PRESENT = {
     "indicator": "Array.from({panel}.toolbar.names()).includes('executionProgress')",
     "favicon": "window.jupyterapp.hasPlugin('@jupyterlab/application-extension:faviconbusy')",
@@ -247,7 +248,9 @@ PRESENT = {
 def _arranger(page, panel, piece):
     def arrange(i):
         show = (i // 2) % 2 == 0
-        if page.evaluate(AB[piece].format(panel=panel, show=str(show).lower())) != show:
+        script = AB[piece].format(panel=panel, show=str(show).lower(),
+                                  present=PRESENT[piece].format(panel="panel"))
+        if page.evaluate(script) != show:
             raise RuntimeError(f"could not {'put back' if show else 'take out'} the {piece}")
         time.sleep(0.15)  # let the page settle
         return "with" if show else "without"

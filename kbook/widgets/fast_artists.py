@@ -20,7 +20,7 @@ and four spines (five draws, each with its own transforms and graphics context).
 
 ``Outline``: a ``Rectangle`` (unrotated) that puts its four corners on the screen with one
 transform call per draw, instead of building and composing its patch transform: the same
-path, graphics context and pixels, for about half the cost.
+path, graphics context and pixels, for two thirds of the cost.
 
 ``Ticks``: the tick labels and grid lines of one axis.  matplotlib's ``Axis`` keeps a
 ``Tick`` per value (two lines and two texts, each measured for its bounding box) and
