@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import kbook.ops.conv2d as conv_module
-from kbook.check import TOLERANCES, check_layer, keras_twin, relative_error
+from kbook.check import TOLERANCES, check_layer, import_tensorflow, keras_twin, relative_error
 from kbook.exercises import conv2d as ex
 from kbook.images import sample_photo
 from kbook.layers import Conv2D
@@ -151,7 +151,8 @@ def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, 
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(conv_module, "_KERNEL_GRAD_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(conv_module, "_MIN_GEMM_ROWS", 1)
-    for channels in (5, 2):  # dx by the transposed convolution, and by scattering (few channels)
+    # Stride 1: shifted GEMMs (40 channels), bands (5 and 2); dx by the transposed convolution, then scattering.
+    for channels in (40, 5, 2):
         layer = Conv2D(7, 3, dtype="float64", **config)
         x = rng.standard_normal((3, 13, 9, channels))
         layer.build(x.shape)
@@ -159,18 +160,58 @@ def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, 
         check_layer(layer, x)
 
 
-def test_both_engines_agree(rng):
-    x = rng.standard_normal((2, 9, 8, 3))
-    kernel, bias = rng.standard_normal((3, 2, 3, 4)), rng.standard_normal(4)
+@pytest.mark.parametrize("kernel_shape", [(3, 2), (2, 5), (1, 3), (3, 1)])
+@pytest.mark.parametrize("dilation", [(1, 1), (2, 1), (1, 2), (2, 3)])
+def test_the_three_engines_agree(rng, kernel_shape, dilation):
+    """Shifted GEMMs, banded tiles (every tile width, the capped ones included) and im2col: the same
+    output and the same dL/dkernel, in float64."""
+    x = rng.standard_normal((2, 9, 14, 3))
+    kernel, bias = rng.standard_normal((*kernel_shape, 3, 4)), rng.standard_normal(4)
     pads = ((1, 1), (0, 1))
-    for dilation in [(1, 1), (2, 1)]:
-        shifted = conv_module._conv_shift(x, kernel, bias, pads, dilation)
-        im2col = conv_module._conv_im2col(x, kernel, bias, (1, 1), pads, dilation, 1)
-        np.testing.assert_allclose(shifted, im2col, rtol=1e-12, atol=1e-12)
-        dy = rng.standard_normal(shifted.shape)
-        np.testing.assert_allclose(conv_module._kernel_grad_shift(x, dy, kernel.shape, pads, dilation),
-                                   conv_module._kernel_grad_im2col(x, dy, kernel.shape, (1, 1), pads, dilation, 1),
+    im2col = conv_module._conv_im2col(x, kernel, bias, (1, 1), pads, dilation, 1)
+    dy = rng.standard_normal(im2col.shape)
+    exact = conv_module._kernel_grad_im2col(x, dy, kernel.shape, (1, 1), pads, dilation, 1)
+    np.testing.assert_allclose(conv_module._conv_shift(x, kernel, bias, pads, dilation), im2col, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv_module._kernel_grad_shift(x, dy, kernel.shape, pads, dilation), exact,
+                               rtol=1e-12, atol=1e-12)
+    for T in (1, 2, 3, 5):
+        np.testing.assert_allclose(conv_module._conv_bands(x, kernel, bias, pads, dilation, T), im2col,
                                    rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(conv_module._kernel_grad_bands(x, dy, kernel.shape, pads, dilation, T), exact,
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_band_width_follows_the_measured_rule():
+    """T = span - 1 (two tiles per output tile), capped at 64 input values a tile; 0 = the shifted GEMMs."""
+    width = conv_module._band_width
+    assert [width(3, span) for span in (1, 2, 3, 5, 7)] == [0, 2, 2, 4, 6]
+    assert [width(16, span) for span in (3, 5, 7)] == [2, 4, 4]
+    assert [width(32, span) for span in (3, 7)] == [2, 2]
+    assert width(33, 3) == width(64, 7) == 0
+
+
+@pytest.mark.parametrize("channels", [3, 8, 16])
+def test_an_inf_in_the_input_reaches_only_the_outputs_whose_windows_hold_it(rng, channels):
+    """The bands multiply inputs outside a tap by zero, and 0 * inf is NaN: such inputs go to an exact
+    engine.  The inf sits where a band (or a thrown-away position of dL/dkernel) would pick it up."""
+    x = rng.standard_normal((1, 6, 7, channels))
+    x[0, 2, 3, 1] = np.inf
+    kernel, bias = rng.standard_normal((3, 3, channels, 2)), rng.standard_normal(2)
+    pads = ((0, 0), (0, 0))
+    exact = conv_module._conv_im2col(x, kernel, bias, (1, 1), pads, (1, 1), 1)
+    assert np.isnan(conv_module._conv_bands(x, kernel, bias, pads, (1, 1), 2)).sum() > np.isnan(exact).sum()
+    got = conv_module.conv2d_nhwc(x, kernel, bias, pads=pads)
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(exact))
+    np.testing.assert_allclose(got[np.isfinite(got)], exact[np.isfinite(exact)], rtol=1e-12)
+    assert not np.isfinite(got[0, 0:3, 1:4]).any() and np.isfinite(got[0, 3:]).all()  # windows holding (2, 3)
+    # dL/dkernel: an inf in column 0 is read, on the padded grid, by the thrown-away positions at the
+    # end of the row above (tap j = 2), where dy is zero; in Keras it meets only tap j = 0.
+    x[0, 2, 3, 1], x[0, 3, 0, 1] = 0.5, np.inf
+    dy = rng.standard_normal(exact.shape)
+    dk_exact = conv_module._kernel_grad_im2col(x, dy, kernel.shape, (1, 1), pads, (1, 1), 1)
+    dk = conv_module.conv2d_kernel_grad(x, dy, kernel.shape, pads=pads)
+    np.testing.assert_array_equal(np.isfinite(dk), np.isfinite(dk_exact))
+    assert not np.isfinite(dk[:, 0, 1]).all() and np.isfinite(dk[:, 1:]).all() and np.isfinite(dk[:, :, 0]).all()
 
 
 @settings(max_examples=40, deadline=None)
@@ -199,6 +240,29 @@ def test_both_input_gradients_agree(kernel, strides, dilation, hw, pads, channel
         conv_module._FEW_CHANNELS = limit
     assert scattered.shape == transposed.shape == x_shape
     np.testing.assert_allclose(scattered, transposed, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels", [3, 40])  # the bands, the shifted GEMMs
+def test_infs_in_the_input_spread_as_in_keras(rng, channels):
+    """Forward and dL/dkernel: inf and NaN exactly where tf.keras has them, the same numbers elsewhere."""
+    tf = import_tensorflow()
+    x = rng.standard_normal((1, 6, 7, channels))
+    x[0, 3, 0, 1] = np.inf  # read by thrown-away positions of dL/dkernel's fast engines (see the test above)
+    layer = Conv2D(2, 3, dtype="float64")
+    y = layer(x)
+    twin = keras_twin(layer)
+    twin.build(x.shape)
+    twin.set_weights(layer.get_weights())
+    x_tf, dy = tf.constant(x), rng.standard_normal(y.shape)
+    with tf.GradientTape() as tape:
+        y_tf = twin(x_tf)
+    dk_tf = tape.gradient(y_tf, twin.kernel, output_gradients=tf.constant(dy)).numpy()
+    layer.backward(dy)
+    for ours, theirs in [(y, y_tf.numpy()), (layer.grads["kernel"], dk_tf)]:
+        finite = np.isfinite(theirs)
+        assert not finite.all()
+        np.testing.assert_array_equal(np.isfinite(ours), finite)
+        np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-10)
 
 
 def test_same_padding_stride_two_puts_the_extra_row_at_the_bottom(rng):

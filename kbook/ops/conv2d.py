@@ -6,9 +6,9 @@ They check no arguments.  Everything above them is how they are fast.
 
 No Python loop runs over pixels or images; the work is matrix products (GEMMs) on cache-sized
 blocks: several whole images when images are small, or a range of output rows of one image when
-they are large.  Two engines:
+they are large.  Three engines:
 
-* **Stride 1, one group (the usual case, and most ``dx``): shifted GEMMs, no im2col.**
+* **Stride 1, one group, more than 32 input channels: shifted GEMMs, no im2col.**
   Flatten a block's zero-padded input rows to a (rows * Wp, C) matrix (Wp = padded width).
   Output position p = r * Wp + c needs, for tap (i, j), input row p + i * dh * Wp + j * dw,
   so tap (i, j) contributes ``flat[off:off + R] @ kernel[i, j]``: a GEMM on a slice that is
@@ -17,17 +17,31 @@ they are large.  Two engines:
   can, and takes Fortran-ordered views without copying).  The block is computed over the
   padded width; the last ``span_w - 1`` columns of each row are thrown away.  The output block
   starts as a copy of the bias, so the first tap accumulates onto it too.
-* **Strides > 1, groups > 1, or at most 4 input channels: im2col, one block at a time.**
+* **Stride 1, one group, at most 32 input channels: banded tiles.**  The shifted GEMMs' inner
+  dimension is C, too short for BLAS when C is small (an RGB photo: 3).  Cut the same flat rows
+  into tiles of T consecutive positions: a tile's T * C input values are one row of the flat
+  buffer seen as a (positions / T, T * C) matrix, and a tile's T * F outputs one row of the output
+  block seen as (positions / T, T * F) -- both views, nothing copied.  Output tile t under kernel
+  row i needs the input positions from t * T to t * T + T + span_w - 2: with T = span_w - 1, its
+  own tile and the next (T is capped so that T * C <= ``_BAND_INNER``; a capped T needs a few more
+  tiles, a GEMM each).  So kernel row i is two GEMMs, ``tiles @ A0 +
+  next tiles @ A1``, where ``A_m`` (T * C, T * F) holds kernel[i, j] in block (u, v) when
+  m * T + u - v = j * dw and zeros elsewhere: a band.  2 * kh GEMMs with inner dimension T * C
+  instead of kh * kw with inner dimension C; the band's zeros cost 2 (span_w - 1) / kw times the
+  arithmetic, and still win.  Measured, against the shifted GEMMs: 8 channels, 3x3 / 5x5 / 7x7:
+  0.44 / 0.29 / 0.24 of the time; 16 channels: 0.88 / 0.78 / ~0.75; 32 channels, T = 2:
+  1.03 / 0.91 / 0.89; 64 channels: 1.04-1.09, hence the limit.  Against im2col, which few
+  channels used before: 2x512x512x3 input, 8 filters, 3x3: 17-21 ms instead of 42-46.  A zero
+  in the band times an inf in the input is NaN, so an input with an inf or a NaN goes to the
+  shifted GEMMs, which touch only the taps.
+* **Strides > 1 or groups > 1: im2col, one block at a time.**
   Each output pixel's ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
   ``cols @ kernel.reshape(-1, filters)``.  Built whole, that matrix is ``kh * kw`` times the
   input (75 MB for the benchmark); built per block it stays in cache: ``kh`` strided copies
   (one per kernel row) fill it, then one GEMM writes the block's output rows in place.  When
   the rows are long (many channels), a block holds at least ``_MIN_GEMM_ROWS`` of them, cache
   or not: a GEMM of a few dozen rows cannot keep two cores busy.  A
-  column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.  With
-  few input channels (an RGB photo) the shifted GEMMs' inner dimension is C = 3, too short for
-  BLAS, while im2col's is kh * kw * C (2x512x512x3 input, 8 filters, 3x3: 30 ms instead of 56;
-  64x32x32x3, 32 filters, 5x5: 11.4 instead of 14.4; measured).
+  column of ones and a bias row in the kernel matrix add the bias inside the same GEMM.
 
 Padding is built per block in the block's own buffer, never as a padded copy of the input.
 Every product goes through SciPy's BLAS (see :mod:`kbook.ops.blas`).  No Python threads: OpenBLAS already
@@ -35,7 +49,10 @@ spreads each GEMM over every core, and threads on top of it only made the two fi
 
 Backward: ``dkernel`` sums, per tap, (input slice).T @ dy over the blocks (the slices are
 rebuilt, not kept from the forward pass), on smaller blocks than the forward pass (see
-``_KERNEL_GRAD_BLOCK_BYTES``).  ``dx`` is itself a stride-1 convolution: dy, spread out by the
+``_KERNEL_GRAD_BLOCK_BYTES``); with at most ``_KERNEL_GRAD_BAND_CHANNELS`` input channels it sums
+each band's gradient the same way, (input tiles).T @ (dy tiles), and adds each tap's blocks out of
+them.  Like the bands, these products multiply inputs at thrown-away positions by a zero dy, so an
+input with an inf or a NaN gets the exact im2col sum instead.  ``dx`` is itself a stride-1 convolution: dy, spread out by the
 strides and padded, correlated with the kernel flipped in space and with its two channel axes
 swapped (the "transposed convolution").  Its products have the input's channels as their output
 width, too narrow for BLAS when the input has few channels (an RGB photo: 3), so with at most
@@ -63,7 +80,25 @@ _KERNEL_GRAD_BLOCK_BYTES = 1 << 18
 # 256 filters, 3x3, strides 2: a 1 MB block holds one image, 64 rows of 2,305 values, and the
 # forward pass took 65-69 ms; 36-38 ms with 512 rows or more; measured).
 _MIN_GEMM_ROWS = 512
-_FEW_CHANNELS = 4  # inputs with at most this many channels: im2col forward, dx by scattering (measured)
+_FEW_CHANNELS = 4  # inputs with at most this many channels: dx by scattering (measured)
+_BAND_INNER = 64  # the banded engine's tiles hold at most this many input values (T * C; measured)
+# dL/dkernel by the bands only up to this many input channels: their products have small
+# (T*C, T*F) outputs over a long inner dimension, as the shifted ones do, and wider tiles stop paying
+# (4x112x112x32, 32 filters, 7x7: 142 ms by bands, 106 by shifts; 8 channels, 5x5: 7 against 12; measured).
+_KERNEL_GRAD_BAND_CHANNELS = 8
+
+
+def _band_width(channels, span_w):
+    """Positions per tile for the banded engine (T), or 0 for the shifted GEMMs.
+
+    T * C is the bands' inner dimension: up to _BAND_INNER they beat the shifted GEMMs (whose inner
+    dimension is C), wider they lose (measured, see the module docstring).  T = span_w - 1 makes
+    every output tile need exactly two input tiles (a T capped by _BAND_INNER needs more).  A 1x1
+    kernel is one product either way: the shifted GEMMs.
+    """
+    if span_w == 1 or 2 * channels > _BAND_INNER:
+        return 0
+    return max(2, min(span_w - 1, _BAND_INNER // channels))
 
 
 class _Geometry:
@@ -125,14 +160,14 @@ class _ShiftBuffers:
     across the image boundaries too, and those positions, like the padded columns, are discarded.
     """
 
-    def __init__(self, g, dtype, out_channels):
+    def __init__(self, g, dtype, out_channels, tail):
         self.g = g
         self.rows_in = g.block_rows + g.span_h - 1
         size = g.block_images * self.rows_in * g.Wp
-        # span_w - 1 extra zero cells at the end: the last row's discarded columns read them.
-        self.flat = np.zeros((size + g.span_w - 1, g.C), dtype)
+        # ``tail`` extra zero cells at the end: the last row's discarded columns read them.
+        self.flat = np.zeros((size + tail, g.C), dtype)
         self.slab = self.flat[:size].reshape(g.block_images, self.rows_in, g.Wp, g.C)
-        self.z = np.zeros((size, out_channels), dtype)
+        self.z = np.zeros((size + tail, out_channels), dtype)
         self.gemm = blas.get_blas_funcs("gemm", dtype=dtype)
         self.offsets = [i * g.dh * g.Wp + j * g.dw for i in range(g.kh) for j in range(g.kw)]
 
@@ -152,9 +187,9 @@ class _ShiftBuffers:
         return z.reshape(n1 - n0, self.rows_in, self.g.Wp, -1)[:, :h1 - h0, :self.g.Wo]
 
 
-def _shift_plan(g, dtype, out_channels, block_bytes):
+def _shift_plan(g, dtype, out_channels, block_bytes, tail=None):
     blocks = g.plan(g.Wp * (g.C + out_channels) * np.dtype(dtype).itemsize, block_bytes)
-    return blocks, _ShiftBuffers(g, dtype, out_channels)
+    return blocks, _ShiftBuffers(g, dtype, out_channels, g.span_w - 1 if tail is None else tail)
 
 
 def _conv_shift(x, kernel, bias, pads, dilation):
@@ -178,17 +213,90 @@ def _conv_shift(x, kernel, bias, pads, dilation):
     return out
 
 
+def _band_kernels(kernel, g, T):
+    """Kernel row i as banded matrices: mats[i][m] is (T*F, T*C), Fortran-ordered, for input tile t + m.
+
+    Its block (v, u) (output position v, input position u of the two tiles) holds kernel[i, j].T
+    when m*T + u - v = j*dw, the tap that joins them; every other block is zero.
+    """
+    M = math.ceil((T + g.span_w - 1) / T)
+    band = np.zeros((g.kh, M, T, g.C, T, g.F), kernel.dtype)
+    for m in range(M):
+        for u in range(T):
+            for v in range(T):
+                j, rest = divmod(m * T + u - v, g.dw)
+                if rest == 0 and 0 <= j < g.kw:
+                    band[:, m, u, :, v, :] = kernel[:, j]
+    return [[np.ascontiguousarray(band[i, m].reshape(T * g.C, T * g.F)).T for m in range(M)] for i in range(g.kh)]
+
+
+def _conv_bands(x, kernel, bias, pads, dilation, T):
+    """The stride-1 convolution on the padded grid in tiles of T positions (see the module docstring)."""
+    g = _Geometry(x.shape, kernel.shape, (1, 1), dilation, pads, 1)
+    out = np.empty((g.N, g.Ho, g.Wo, g.F), dtype=x.dtype)
+    mats = _band_kernels(kernel, g, T)
+    M = len(mats[0])
+    blocks, buf = _shift_plan(g, x.dtype, g.F, _BLOCK_BYTES, tail=M * T)
+    if bias is not None:  # as in _conv_shift (adding it on the way out, with NumPy, took half as long again)
+        bias_rows = np.broadcast_to(bias.astype(x.dtype), buf.z.shape).copy()
+    for n0, n1, h0, h1 in blocks:
+        tiles = math.ceil(buf.fill(x, n0, n1, h0, h1) / T)
+        zt = buf.z[:tiles * T].reshape(tiles, T * g.F).T  # (T*F, tiles): T output positions per column
+        beta = 0.0
+        if bias is not None:
+            np.copyto(buf.z[:tiles * T], bias_rows[:tiles * T])
+            beta = 1.0
+        for i, row in enumerate(mats):
+            for m, mat in enumerate(row):
+                off = i * g.dh * g.Wp + m * T  # input tiles t + m of kernel row i: a contiguous (tiles, T*C) slice
+                tile_rows = buf.flat[off:off + tiles * T].reshape(tiles, T * g.C).T
+                buf.gemm(1.0, mat, tile_rows, beta=beta, c=zt, overwrite_c=1)
+                beta = 1.0
+        out[n0:n1, h0:h1] = buf.outputs(n0, n1, h0, h1)
+    return out
+
+
+def _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T):
+    """dL/dkernel by the banded tiles: the bands' gradients, then each tap's blocks summed out of them."""
+    g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
+    M = math.ceil((T + g.span_w - 1) / T)
+    blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES, tail=M * T)
+    acc = np.zeros((g.kh, M, T * g.C, T * g.F), x.dtype)  # each band's gradient
+    for n0, n1, h0, h1 in blocks:
+        tiles = math.ceil(buf.fill(x, n0, n1, h0, h1) / T)
+        _dy_on_grid(buf, dy, n0, n1, h0, h1)
+        dyt = buf.z[:tiles * T].reshape(tiles, T * g.F).T  # (T*F, tiles), Fortran-ordered
+        for i in range(g.kh):
+            for m in range(M):
+                off = i * g.dh * g.Wp + m * T
+                tile_rows = buf.flat[off:off + tiles * T].reshape(tiles, T * g.C).T
+                # acc[i, m].T (T*F, T*C) += dy tiles.T @ input tiles; the input arrives transposed, hence trans_b.
+                buf.gemm(1.0, dyt, tile_rows, beta=1.0, c=acc[i, m].T, trans_b=1, overwrite_c=1)
+    acc = acc.reshape(g.kh, M, T, g.C, T, g.F)
+    dkernel = np.zeros((g.kh, g.kw, g.C, g.F), x.dtype)
+    for m in range(M):
+        for u in range(T):
+            for v in range(T):
+                j, rest = divmod(m * T + u - v, g.dw)
+                if rest == 0 and 0 <= j < g.kw:
+                    dkernel[:, j] += acc[:, m, u, :, v]
+    return dkernel
+
+
+def _dy_on_grid(buf, dy, n0, n1, h0, h1):
+    """Put dy's block on the padded grid of buf.z, zero at every discarded position (they add nothing)."""
+    g = buf.g
+    buf.outputs(n0, n1, h0, h1)[...] = dy[n0:n1, h0:h1]  # the columns past W_out are never written
+    buf.z[:(n1 - n0) * buf.rows_in * g.Wp].reshape(n1 - n0, buf.rows_in, g.Wp, g.F)[:, h1 - h0:] = 0
+
+
 def _kernel_grad_shift(x, dy, kernel_shape, pads, dilation):
     g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
     blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES)
     acc = np.zeros((g.kh * g.kw, g.C, g.F), x.dtype)
     for n0, n1, h0, h1 in blocks:
         R = buf.fill(x, n0, n1, h0, h1)
-        # dy on the padded grid; every discarded position must hold zero, so that it adds nothing
-        # (the columns past W_out are never written; rows past the block's are cleared).
-        grid = buf.outputs(n0, n1, h0, h1)
-        grid[...] = dy[n0:n1, h0:h1]
-        buf.z[:(n1 - n0) * buf.rows_in * g.Wp].reshape(n1 - n0, buf.rows_in, g.Wp, g.F)[:, h1 - h0:] = 0
+        _dy_on_grid(buf, dy, n0, n1, h0, h1)
         dyt = buf.z[:R].T  # (F, R), Fortran-ordered
         for t, tap in enumerate(buf.taps(R)):
             # acc[t].T (F, C) += dy.T (F, R) @ slice (R, C); the slice arrives transposed, hence trans_b.
@@ -280,16 +388,24 @@ def conv2d_nhwc(x, kernel, bias=None, strides=(1, 1), pads=((0, 0), (0, 0)), dil
     """
     x = np.ascontiguousarray(x)
     kernel = np.ascontiguousarray(kernel, dtype=x.dtype)
-    if tuple(strides) == (1, 1) and groups == 1 and x.shape[3] > _FEW_CHANNELS:
-        return _conv_shift(x, kernel, bias, pads, dilation)
-    return _conv_im2col(x, kernel, bias, strides, pads, dilation, groups)
+    if tuple(strides) != (1, 1) or groups != 1:
+        return _conv_im2col(x, kernel, bias, strides, pads, dilation, groups)
+    T = _band_width(x.shape[3], dilated_size(kernel.shape[1], dilation[1]))
+    # The bands multiply some inputs by zero, and 0 * inf is NaN where the exact sum has none.
+    if T and np.isfinite(x).all():
+        return _conv_bands(x, kernel, bias, pads, dilation, T)
+    return _conv_shift(x, kernel, bias, pads, dilation)
 
 
 def conv2d_kernel_grad(x, dy, kernel_shape, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     """dL/dkernel (kh, kw, C // groups, F) of ``conv2d_nhwc`` for the upstream gradient dy (N, H_out, W_out, F)."""
     x = np.ascontiguousarray(x)
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
-    if tuple(strides) == (1, 1) and groups == 1:
+    # The fast engines multiply inputs at discarded positions by a zero dy: with an inf there, NaN.
+    if tuple(strides) == (1, 1) and groups == 1 and np.isfinite(x).all():
+        T = _band_width(x.shape[3], dilated_size(kernel_shape[1], dilation[1]))
+        if T and x.shape[3] <= _KERNEL_GRAD_BAND_CHANNELS:
+            return _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T)
         # Faster than building the column matrix for every channel count measured (3 to 128, 3x3 to 7x7).
         return _kernel_grad_shift(x, dy, kernel_shape, pads, dilation)
     return _kernel_grad_im2col(x, dy, kernel_shape, strides, pads, dilation, groups)
