@@ -182,12 +182,14 @@ def test_the_three_engines_agree(rng, kernel_shape, dilation):
 
 
 def test_band_width_follows_the_measured_rule():
-    """T = span - 1 (two tiles per output tile), capped at 64 input values a tile; 0 = the shifted GEMMs."""
+    """T = span - 1 (two tiles per output tile), capped at 64 input values a tile, up to 8 channels
+    for kernels at most 3 wide; 0 = the shifted GEMMs."""
     width = conv_module._band_width
     assert [width(3, span) for span in (1, 2, 3, 5, 7)] == [0, 2, 2, 4, 6]
-    assert [width(16, span) for span in (3, 5, 7)] == [2, 4, 4]
-    assert [width(32, span) for span in (3, 7)] == [2, 2]
-    assert width(33, 3) == width(64, 7) == 0
+    assert [width(8, span) for span in (3, 5, 9)] == [2, 4, 8]
+    assert [width(16, span) for span in (3, 5, 7)] == [0, 4, 4]
+    assert [width(32, span) for span in (3, 5, 7)] == [0, 2, 2]
+    assert width(33, 7) == width(64, 7) == 0
 
 
 @pytest.mark.parametrize("channels", [3, 8, 16])

@@ -8,7 +8,8 @@ No Python loop runs over pixels or images; the work is matrix products (GEMMs) o
 blocks: several whole images when images are small, or a range of output rows of one image when
 they are large.  Three engines:
 
-* **Stride 1, one group, more than 32 input channels: shifted GEMMs, no im2col.**
+* **Stride 1, one group, more than 32 input channels (more than 8 for kernels at most 3 wide):
+  shifted GEMMs, no im2col.**
   Flatten a block's zero-padded input rows to a (rows * Wp, C) matrix (Wp = padded width).
   Output position p = r * Wp + c needs, for tap (i, j), input row p + i * dh * Wp + j * dw,
   so tap (i, j) contributes ``flat[off:off + R] @ kernel[i, j]``: a GEMM on a slice that is
@@ -17,7 +18,7 @@ they are large.  Three engines:
   can, and takes Fortran-ordered views without copying).  The block is computed over the
   padded width; the last ``span_w - 1`` columns of each row are thrown away.  The output block
   starts as a copy of the bias, so the first tap accumulates onto it too.
-* **Stride 1, one group, at most 32 input channels: banded tiles.**  The shifted GEMMs' inner
+* **Stride 1, one group, at most 32 input channels (8 for kernels at most 3 wide): banded tiles.**  The shifted GEMMs' inner
   dimension is C, too short for BLAS when C is small (an RGB photo: 3).  Cut the same flat rows
   into tiles of T consecutive positions: a tile's T * C input values are one row of the flat
   buffer seen as a (positions / T, T * C) matrix, and a tile's T * F outputs one row of the output
@@ -28,9 +29,11 @@ they are large.  Three engines:
   next tiles @ A1``, where ``A_m`` (T * C, T * F) holds kernel[i, j] in block (u, v) when
   m * T + u - v = j * dw and zeros elsewhere: a band.  2 * kh GEMMs with inner dimension T * C
   instead of kh * kw with inner dimension C; the band's zeros cost 2 (span_w - 1) / kw times the
-  arithmetic, and still win.  Measured, against the shifted GEMMs: 8 channels, 3x3 / 5x5 / 7x7:
-  0.44 / 0.29 / 0.24 of the time; 16 channels: 0.88 / 0.78 / ~0.75; 32 channels, T = 2:
-  1.03 / 0.91 / 0.89; 64 channels: 1.04-1.09, hence the limit.  Against im2col, which few
+  arithmetic, and still win where C is small or the kernel wide.  Measured, against the shifted
+  GEMMs (the time taken, as a fraction): 8 channels, 3x3 / 5x5 / 7x7: 0.44 / 0.29 / 0.24;
+  16 channels: 0.88-1.08 / 0.78 / ~0.75; 32 channels, T = 2: 1.03-1.15 / 0.91 / 0.89-0.93;
+  64 channels: 1.04-1.09.  Hence the limits: a 3x3 kernel's band is a third zeros, which pays
+  for itself only up to 8 channels.  Against im2col, which few
   channels used before: 2x512x512x3 input, 8 filters, 3x3: 17-21 ms instead of 42-46.  A zero
   in the band times an inf in the input is NaN, so an input with an inf or a NaN goes to the
   shifted GEMMs, which touch only the taps.
@@ -82,6 +85,7 @@ _KERNEL_GRAD_BLOCK_BYTES = 1 << 18
 _MIN_GEMM_ROWS = 512
 _FEW_CHANNELS = 4  # inputs with at most this many channels: dx by scattering (measured)
 _BAND_INNER = 64  # the banded engine's tiles hold at most this many input values (T * C; measured)
+_BAND_NARROW_CHANNELS = 8  # kernels at most 3 wide: bands only up to this many channels (measured)
 # dL/dkernel by the bands only up to this many input channels: their products have small
 # (T*C, T*F) outputs over a long inner dimension, as the shifted ones do, and wider tiles stop paying
 # (4x112x112x32, 32 filters, 7x7: 142 ms by bands, 106 by shifts; 8 channels, 5x5: 7 against 12; measured).
@@ -96,7 +100,7 @@ def _band_width(channels, span_w):
     every output tile need exactly two input tiles (a T capped by _BAND_INNER needs more).  A 1x1
     kernel is one product either way: the shifted GEMMs.
     """
-    if span_w == 1 or 2 * channels > _BAND_INNER:
+    if span_w == 1 or 2 * channels > _BAND_INNER or (span_w <= 3 and channels > _BAND_NARROW_CHANNELS):
         return 0
     return max(2, min(span_w - 1, _BAND_INNER // channels))
 
