@@ -59,25 +59,27 @@ def build_case(args, hw, n, channels_per_group, filters_per_group, dilate, dtype
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
 def test_conv2d_matches_keras(args, hw, n, cg, fg, dilate, dtype, seed):
     layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_last", seed)
-    assume(not tf_kernel_gradient_is_nan(layer))  # TensorFlow's defect: pinned by the test below
+    assume(not tf_grouped_dilated_is_unreliable(layer))  # TensorFlow's defect: see the tests below
     report = check_layer(layer, x, seed=seed, raise_on_failure=False)
     assert report.ok, repr(report)
     assert report.rows[0].shape == layer.compute_output_shape(x.shape)
 
 
-def tf_kernel_gradient_is_nan(layer):
-    """TF 2.21 (oneDNN off) gets the kernel gradient of a grouped convolution dilated along an axis
-    where the kernel has size 1 wrong: NaN or other garbage, different from call to call (measured:
-    6 of 8 calls had NaN). Dilation changes nothing along such an axis; the test below checks kbook
-    there against the same layer undilated, which TensorFlow gets right."""
-    return layer.groups > 1 and any(k == 1 and d > 1 for k, d in zip(layer.kernel_size, layer.dilation_rate))
+def tf_grouped_dilated_is_unreliable(layer):
+    """TF 2.21 (oneDNN off) sometimes gets a grouped, dilated convolution wrong: a NaN kernel
+    gradient or other garbage, different from call to call (dilated along an axis where the kernel
+    has size 1: 6 of 8 calls had NaN; kernel (2, 2), dilation (1, 3), groups 2: an output 0.69 off
+    and a NaN dL/dx in one pytest run, right in 40 fresh calls; one hypothesis seed aborted the
+    process inside TensorFlow).  The two tests below check kbook there against oracles TensorFlow
+    gets right: the same layer undilated, and one ungrouped convolution per group."""
+    return layer.groups > 1 and any(d > 1 for d in layer.dilation_rate)
 
 
 @pytest.mark.parametrize("kernel_size,dilation_rate", [((2, 1), (2, 3)), ((1, 3), (2, 2)), ((1, 1), (3, 2))])
 def test_grouped_convolution_dilated_along_a_unit_axis(kernel_size, dilation_rate):
     rng = np.random.default_rng(4)
     layer = Conv2D(4, kernel_size, padding="same", dilation_rate=dilation_rate, groups=2, dtype="float64")
-    assert tf_kernel_gradient_is_nan(layer)
+    assert tf_grouped_dilated_is_unreliable(layer)
     undilated = tuple(1 if k == 1 else d for k, d in zip(kernel_size, dilation_rate))
     twin = Conv2D(4, kernel_size, padding="same", dilation_rate=undilated, groups=2, dtype="float64")
     x = rng.standard_normal((2, 5, 8, 6))
@@ -94,6 +96,31 @@ def test_grouped_convolution_dilated_along_a_unit_axis(kernel_size, dilation_rat
 
 
 @settings(max_examples=25, deadline=None)
+@given(kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)), dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       padding=st.sampled_from(["valid", "same"]), groups=st.integers(2, 3), cg=st.integers(1, 3),
+       fg=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_grouped_dilated_convolution_is_one_convolution_per_group(kernel, dilation, padding, groups, cg, fg, seed):
+    """Forward, dL/dx and dL/dkernel of a grouped convolution equal those of ``groups`` ungrouped
+    convolutions (each checked against TensorFlow by the tests above), side by side."""
+    rng = np.random.default_rng(seed)
+    layer = Conv2D(groups * fg, kernel, padding=padding, dilation_rate=dilation, groups=groups, dtype="float64")
+    x = rng.standard_normal((2, 9, 10, groups * cg))
+    layer.build(x.shape)
+    random_weights(layer, rng)
+    y = layer(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    for g in range(groups):
+        part = Conv2D(fg, kernel, padding=padding, dilation_rate=dilation, dtype="float64")
+        inputs, filters = slice(g * cg, (g + 1) * cg), slice(g * fg, (g + 1) * fg)
+        part.build(x[..., inputs].shape)
+        part.set_weights([layer.kernel[..., filters], layer.bias[filters]])
+        np.testing.assert_allclose(y[..., filters], part(x[..., inputs]), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dx[..., inputs], part.backward(dy[..., filters]), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["kernel"][..., filters], part.grads["kernel"], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
 @given(args=conv_args, hw=st.tuples(st.integers(1, 8), st.integers(1, 8)), n=st.integers(1, 2),
        cg=st.integers(1, 2), fg=st.integers(1, 3), dilate=st.booleans(),
        dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
@@ -101,7 +128,7 @@ def test_channels_first_matches_keras_on_transposed_data(tf, args, hw, n, cg, fg
     """With oneDNN off (kbook's setting) TensorFlow's CPU kernel has no NCHW Conv2D, so the twin runs
     channels_last on x transposed."""
     layer, x = build_case(args, hw, n, cg, fg, dilate, dtype, "channels_first", seed)
-    assume(not tf_kernel_gradient_is_nan(layer))
+    assume(not tf_grouped_dilated_is_unreliable(layer))
     y = layer(x)
     dy = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
     dx = layer.backward(dy)
@@ -160,6 +187,20 @@ def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, 
         check_layer(layer, x)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 300, 3000])
+def test_kernel_grad_of_a_one_row_kernel_over_uneven_blocks(monkeypatch, rng, block_bytes):
+    """A kernel one row high leaves no zeroed rows between the images of a block: the bands' round-up
+    to whole tiles must not read the dy an earlier block left in the next image's slot."""
+    monkeypatch.setattr(conv_module, "_KERNEL_GRAD_BLOCK_BYTES", block_bytes)
+    x = rng.standard_normal((5, 3, 5, 2))
+    dy = rng.standard_normal((5, 3, 3, 4))
+    pads = ((0, 0), (0, 0))
+    exact = conv_module._kernel_grad_im2col(x, dy, (1, 3, 2, 4), (1, 1), pads, (1, 1), 1)
+    for T in (2, 4):
+        np.testing.assert_allclose(conv_module._kernel_grad_bands(x, dy, (1, 3, 2, 4), pads, (1, 1), T), exact,
+                                   rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("kernel_shape", [(3, 2), (2, 5), (1, 3), (3, 1)])
 @pytest.mark.parametrize("dilation", [(1, 1), (2, 1), (1, 2), (2, 3)])
 def test_the_three_engines_agree(rng, kernel_shape, dilation):
@@ -189,7 +230,7 @@ def test_band_width_follows_the_measured_rule():
     assert [width(8, span) for span in (3, 5, 9)] == [2, 4, 8]
     assert [width(16, span) for span in (3, 5, 7)] == [0, 4, 4]
     assert [width(32, span) for span in (3, 5, 7)] == [0, 2, 2]
-    assert width(33, 7) == width(64, 7) == 0
+    assert width(33, 7) == width(64, 7) == width(0, 3) == 0
 
 
 @pytest.mark.parametrize("channels", [3, 8, 16])

@@ -8,8 +8,7 @@ No Python loop runs over pixels or images; the work is matrix products (GEMMs) o
 blocks: several whole images when images are small, or a range of output rows of one image when
 they are large.  Three engines:
 
-* **Stride 1, one group, more than 32 input channels (more than 8 for kernels at most 3 wide):
-  shifted GEMMs, no im2col.**
+* **Stride 1, one group, and no banded tiles (below): shifted GEMMs, no im2col.**
   Flatten a block's zero-padded input rows to a (rows * Wp, C) matrix (Wp = padded width).
   Output position p = r * Wp + c needs, for tap (i, j), input row p + i * dh * Wp + j * dw,
   so tap (i, j) contributes ``flat[off:off + R] @ kernel[i, j]``: a GEMM on a slice that is
@@ -18,25 +17,26 @@ they are large.  Three engines:
   can, and takes Fortran-ordered views without copying).  The block is computed over the
   padded width; the last ``span_w - 1`` columns of each row are thrown away.  The output block
   starts as a copy of the bias, so the first tap accumulates onto it too.
-* **Stride 1, one group, at most 32 input channels (8 for kernels at most 3 wide): banded tiles.**  The shifted GEMMs' inner
-  dimension is C, too short for BLAS when C is small (an RGB photo: 3).  Cut the same flat rows
-  into tiles of T consecutive positions: a tile's T * C input values are one row of the flat
+* **Stride 1, one group, at most 32 input channels (8 when the kernel's dilated width span_w is
+  at most 3), span_w > 1, and no inf or NaN in the input: banded tiles.**  The shifted GEMMs'
+  inner dimension is C, too short for BLAS when C is small (an RGB photo: 3).  Cut the same flat
+  rows into tiles of T consecutive positions: a tile's T * C input values are one row of the flat
   buffer seen as a (positions / T, T * C) matrix, and a tile's T * F outputs one row of the output
   block seen as (positions / T, T * F) -- both views, nothing copied.  Output tile t under kernel
   row i needs the input positions from t * T to t * T + T + span_w - 2: with T = span_w - 1, its
-  own tile and the next (T is capped so that T * C <= ``_BAND_INNER``; a capped T needs a few more
-  tiles, a GEMM each).  So kernel row i is two GEMMs, ``tiles @ A0 +
-  next tiles @ A1``, where ``A_m`` (T * C, T * F) holds kernel[i, j] in block (u, v) when
-  m * T + u - v = j * dw and zeros elsewhere: a band.  2 * kh GEMMs with inner dimension T * C
-  instead of kh * kw with inner dimension C; the band's zeros cost 2 (span_w - 1) / kw times the
-  arithmetic, and still win where C is small or the kernel wide.  Measured, against the shifted
-  GEMMs (the time taken, as a fraction): 8 channels, 3x3 / 5x5 / 7x7: 0.44 / 0.29 / 0.24;
-  16 channels: 0.88-1.08 / 0.78 / ~0.75; 32 channels, T = 2: 1.03-1.15 / 0.91 / 0.89-0.93;
-  64 channels: 1.04-1.09.  Hence the limits: a 3x3 kernel's band is a third zeros, which pays
-  for itself only up to 8 channels.  Against im2col, which few
-  channels used before: 2x512x512x3 input, 8 filters, 3x3: 17-21 ms instead of 42-46.  A zero
-  in the band times an inf in the input is NaN, so an input with an inf or a NaN goes to the
-  shifted GEMMs, which touch only the taps.
+  own tile and the next.  So kernel row i is two GEMMs, ``tiles @ A0 + next tiles @ A1``, where
+  ``A_m`` (T * C, T * F) holds kernel[i, j] in block (u, v) when m * T + u - v = j * dw and zeros
+  elsewhere: a band.  T is capped so that T * C <= ``_BAND_INNER``; a capped T needs
+  M = ceil((T + span_w - 1) / T) tiles, M GEMMs a kernel row.  So kh * M GEMMs with inner
+  dimension T * C instead of kh * kw with inner dimension C, at M * T / kw times the arithmetic
+  (3x3: T = 2, 1.33x).  Measured, against the shifted GEMMs (the time taken, as a fraction):
+  8 channels, 3x3 / 5x5 / 7x7: 0.44 / 0.29 / 0.24; 16 channels: 0.88-1.08 / 0.78 / ~0.75;
+  32 channels, T = 2: 1.03-1.15 / 0.91 / 0.89-0.93; 64 channels: 1.04-1.09.  Hence the limits:
+  for a 3x3 kernel T = 2 only doubles the inner dimension, which pays for the extra third of
+  arithmetic only up to 8 channels.  Against im2col, which few channels used before: 2x512x512x3
+  input, 8 filters, 3x3: 17-21 ms instead of 42-46.  A zero in the band times an inf in the input
+  is NaN, so an input with an inf or a NaN goes to the shifted GEMMs, which touch only the taps.
+  (An inf in the kernel, or in dy for the gradients, is safe: the zeros only ever multiply x.)
 * **Strides > 1 or groups > 1: im2col, one block at a time.**
   Each output pixel's ``kh * kw * C`` input values form one row of a "column" matrix, and the convolution is
   ``cols @ kernel.reshape(-1, filters)``.  Built whole, that matrix is ``kh * kw`` times the
@@ -54,15 +54,17 @@ Backward: ``dkernel`` sums, per tap, (input slice).T @ dy over the blocks (the s
 rebuilt, not kept from the forward pass), on smaller blocks than the forward pass (see
 ``_KERNEL_GRAD_BLOCK_BYTES``); with at most ``_KERNEL_GRAD_BAND_CHANNELS`` input channels it sums
 each band's gradient the same way, (input tiles).T @ (dy tiles), and adds each tap's blocks out of
-them.  Like the bands, these products multiply inputs at thrown-away positions by a zero dy, so an
-input with an inf or a NaN gets the exact im2col sum instead.  ``dx`` is itself a stride-1 convolution: dy, spread out by the
-strides and padded, correlated with the kernel flipped in space and with its two channel axes
-swapped (the "transposed convolution").  Its products have the input's channels as their output
-width, too narrow for BLAS when the input has few channels (an RGB photo: 3), so with at most
-``_FEW_CHANNELS`` channels ``dx`` is computed the other way round: one product per chunk
-of dy, every tap's and channel's contribution at once, ``(kh * kw * C, F) @ (F, chunk)``, then
-each tap's rows added into dx at that tap's offset (64x32x32x3 input, 16 filters, 3x3: 5.6 ms
-instead of 10.1; 8 channels: 8.3 instead of 5.7, hence the threshold; measured).
+them.  Both the shifted and the banded products multiply inputs at thrown-away positions by a
+zero dy, so for an input with an inf or a NaN ``dkernel`` is the exact im2col sum instead.
+
+``dx`` is itself a stride-1 convolution: dy, spread out by the strides and padded, correlated
+with the kernel flipped in space and with its two channel axes swapped (the "transposed
+convolution").  Its products have the input's channels as their output width, too narrow for
+BLAS when the input has few channels (an RGB photo: 3), so with at most ``_FEW_CHANNELS``
+channels ``dx`` is computed the other way round: one product per chunk of dy, every tap's and
+channel's contribution at once, ``(kh * kw * C, F) @ (F, chunk)``, then each tap's rows added
+into dx at that tap's offset (64x32x32x3 input, 16 filters, 3x3: 5.6 ms instead of 10.1;
+8 channels: 8.3 instead of 5.7, hence the threshold; measured).
 """
 import math
 
@@ -85,7 +87,7 @@ _KERNEL_GRAD_BLOCK_BYTES = 1 << 18
 _MIN_GEMM_ROWS = 512
 _FEW_CHANNELS = 4  # inputs with at most this many channels: dx by scattering (measured)
 _BAND_INNER = 64  # the banded engine's tiles hold at most this many input values (T * C; measured)
-_BAND_NARROW_CHANNELS = 8  # kernels at most 3 wide: bands only up to this many channels (measured)
+_BAND_NARROW_CHANNELS = 8  # kernels at most 3 wide (dilated): bands only up to this many channels (measured)
 # dL/dkernel by the bands only up to this many input channels: their products have small
 # (T*C, T*F) outputs over a long inner dimension, as the shifted ones do, and wider tiles stop paying
 # (4x112x112x32, 32 filters, 7x7: 142 ms by bands, 106 by shifts; 8 channels, 5x5: 7 against 12; measured).
@@ -97,10 +99,13 @@ def _band_width(channels, span_w):
 
     T * C is the bands' inner dimension: up to _BAND_INNER they beat the shifted GEMMs (whose inner
     dimension is C), wider they lose (measured, see the module docstring).  T = span_w - 1 makes
-    every output tile need exactly two input tiles (a T capped by _BAND_INNER needs more).  A 1x1
-    kernel is one product either way: the shifted GEMMs.
+    every output tile need exactly two input tiles (a T capped by _BAND_INNER needs more).  At
+    least 2: with T = 1 the bands are the shifted GEMMs.  A kernel one column wide (span_w = 1)
+    would have block-diagonal bands, all waste: the shifted GEMMs.
     """
-    if span_w == 1 or 2 * channels > _BAND_INNER or (span_w <= 3 and channels > _BAND_NARROW_CHANNELS):
+    if channels == 0 or span_w == 1 or 2 * channels > _BAND_INNER:
+        return 0
+    if span_w <= 3 and channels > _BAND_NARROW_CHANNELS:
         return 0
     return max(2, min(span_w - 1, _BAND_INNER // channels))
 
@@ -168,7 +173,8 @@ class _ShiftBuffers:
         self.g = g
         self.rows_in = g.block_rows + g.span_h - 1
         size = g.block_images * self.rows_in * g.Wp
-        # ``tail`` extra zero cells at the end: the last row's discarded columns read them.
+        # ``tail`` extra zero cells at the end: the last row's discarded columns read them, and the
+        # banded tiles' rounding up to whole tiles.
         self.flat = np.zeros((size + tail, g.C), dtype)
         self.slab = self.flat[:size].reshape(g.block_images, self.rows_in, g.Wp, g.C)
         self.z = np.zeros((size + tail, out_channels), dtype)
@@ -217,20 +223,26 @@ def _conv_shift(x, kernel, bias, pads, dilation):
     return out
 
 
-def _band_kernels(kernel, g, T):
-    """Kernel row i as banded matrices: mats[i][m] is (T*F, T*C), Fortran-ordered, for input tile t + m.
-
-    Its block (v, u) (output position v, input position u of the two tiles) holds kernel[i, j].T
-    when m*T + u - v = j*dw, the tap that joins them; every other block is zero.
-    """
+def _band_taps(g, T):
+    """(M, [(m, u, v, j)]): the tiles an output tile needs, and which tap j joins input position u
+    of tile t + m to output position v of tile t (m*T + u - v = j*dw); other pairs are zeros."""
     M = math.ceil((T + g.span_w - 1) / T)
-    band = np.zeros((g.kh, M, T, g.C, T, g.F), kernel.dtype)
+    taps = []
     for m in range(M):
         for u in range(T):
             for v in range(T):
                 j, rest = divmod(m * T + u - v, g.dw)
                 if rest == 0 and 0 <= j < g.kw:
-                    band[:, m, u, :, v, :] = kernel[:, j]
+                    taps.append((m, u, v, j))
+    return M, taps
+
+
+def _band_kernels(kernel, g, T):
+    """Kernel row i as banded matrices: mats[i][m] is (T*F, T*C), Fortran-ordered, for input tile t + m."""
+    M, taps = _band_taps(g, T)
+    band = np.zeros((g.kh, M, T, g.C, T, g.F), kernel.dtype)
+    for m, u, v, j in taps:
+        band[:, m, u, :, v, :] = kernel[:, j]
     return [[np.ascontiguousarray(band[i, m].reshape(T * g.C, T * g.F)).T for m in range(M)] for i in range(g.kh)]
 
 
@@ -263,12 +275,16 @@ def _conv_bands(x, kernel, bias, pads, dilation, T):
 def _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T):
     """dL/dkernel by the banded tiles: the bands' gradients, then each tap's blocks summed out of them."""
     g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
-    M = math.ceil((T + g.span_w - 1) / T)
+    M, taps = _band_taps(g, T)
     blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES, tail=M * T)
     acc = np.zeros((g.kh, M, T * g.C, T * g.F), x.dtype)  # each band's gradient
     for n0, n1, h0, h1 in blocks:
-        tiles = math.ceil(buf.fill(x, n0, n1, h0, h1) / T)
+        R = buf.fill(x, n0, n1, h0, h1)
+        tiles = math.ceil(R / T)
         _dy_on_grid(buf, dy, n0, n1, h0, h1)
+        # The last tile's round-up past R: with a kernel one row high it lies in the next image's
+        # slot, which may still hold an earlier block's dy.
+        buf.z[R:tiles * T] = 0
         dyt = buf.z[:tiles * T].reshape(tiles, T * g.F).T  # (T*F, tiles), Fortran-ordered
         for i in range(g.kh):
             for m in range(M):
@@ -278,12 +294,8 @@ def _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T):
                 buf.gemm(1.0, dyt, tile_rows, beta=1.0, c=acc[i, m].T, trans_b=1, overwrite_c=1)
     acc = acc.reshape(g.kh, M, T, g.C, T, g.F)
     dkernel = np.zeros((g.kh, g.kw, g.C, g.F), x.dtype)
-    for m in range(M):
-        for u in range(T):
-            for v in range(T):
-                j, rest = divmod(m * T + u - v, g.dw)
-                if rest == 0 and 0 <= j < g.kw:
-                    dkernel[:, j] += acc[:, m, u, :, v]
+    for m, u, v, j in taps:
+        dkernel[:, j] += acc[:, m, u, :, v]
     return dkernel
 
 
