@@ -28,6 +28,7 @@ jupyter_server), so no browser-driver package is needed.
 """
 import argparse
 import json
+import random
 import secrets
 import statistics
 import sys
@@ -164,6 +165,9 @@ def open_and_run(page, url, name):
     return panel
 
 
+_PAUSES = random.Random(0)
+
+
 def _press(page, kind, key, count):
     """Press ``key`` on the explorer's control or the floor slider; (key down, picture arrived,
     picture shown) in page milliseconds."""
@@ -173,7 +177,9 @@ def _press(page, kind, key, count):
     down = page.evaluate(wait_in_page(f"window.__kbook.{kind}.keys[{count}]", 10_000))
     shown = page.evaluate(wait_in_page(f"window.__kbook.{kind}.shown.find(t => t > {down})", 10_000))
     arrived = page.evaluate(f"window.__kbook.{kind}.arrived.find(t => t > {down})")
-    time.sleep(0.15)  # let any trailing messages (the caption, the slider's echo) settle
+    # Let any trailing messages (the caption, the slider's echo) settle; a random part, so that the
+    # presses do not fall in step with something periodic in the page and always hit (or miss) it.
+    time.sleep(0.15 + _PAUSES.uniform(0, 0.2))
     return down, arrived, shown
 
 
