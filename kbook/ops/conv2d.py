@@ -191,10 +191,28 @@ class _ShiftBuffers:
         """Each tap's slice of the flat rows, transposed: a Fortran-ordered (C, R) view, no copy."""
         return [self.flat[off:off + R].T for off in self.offsets]
 
+    def tiles(self, count, T, M):
+        """The banded engine's input tiles: [i][m] is kernel row i's tiles t + m, t < count, as a
+        Fortran-ordered (T * C, count) view of the flat rows, no copy."""
+        g = self.g
+        return [[self.flat[i * g.dh * g.Wp + m * T:][:count * T].reshape(count, T * g.C).T for m in range(M)]
+                for i in range(g.kh)]
+
     def outputs(self, n0, n1, h0, h1):
         """The block's real output positions inside z: (images, rows, W_out, channels)."""
         z = self.z[:(n1 - n0) * self.rows_in * self.g.Wp]
         return z.reshape(n1 - n0, self.rows_in, self.g.Wp, -1)[:, :h1 - h0, :self.g.Wo]
+
+    def put_dy(self, dy, n0, n1, h0, h1):
+        """dy's block on the padded grid of z, zero at every other position, so that those add nothing:
+        the rows past the block's, the image slots past its images and the tail (the columns past
+        W_out are never written).  Without the image slots, a kernel one row high leaves no rows
+        between images, and the bands' round-up to whole tiles read an earlier block's dy there."""
+        g = self.g
+        used = (n1 - n0) * self.rows_in * g.Wp
+        self.outputs(n0, n1, h0, h1)[...] = dy[n0:n1, h0:h1]
+        self.z[:used].reshape(n1 - n0, self.rows_in, g.Wp, g.F)[:, h1 - h0:] = 0
+        self.z[used:] = 0
 
 
 def _shift_plan(g, dtype, out_channels, block_bytes, tail=None):
@@ -262,10 +280,8 @@ def _conv_bands(x, kernel, bias, pads, dilation, T):
         if bias is not None:
             np.copyto(buf.z[:tiles * T], bias_rows[:tiles * T])
             beta = 1.0
-        for i, row in enumerate(mats):
-            for m, mat in enumerate(row):
-                off = i * g.dh * g.Wp + m * T  # input tiles t + m of kernel row i: a contiguous (tiles, T*C) slice
-                tile_rows = buf.flat[off:off + tiles * T].reshape(tiles, T * g.C).T
+        for mat_row, tile_row in zip(mats, buf.tiles(tiles, T, M)):
+            for mat, tile_rows in zip(mat_row, tile_row):
                 buf.gemm(1.0, mat, tile_rows, beta=beta, c=zt, overwrite_c=1)
                 beta = 1.0
         out[n0:n1, h0:h1] = buf.outputs(n0, n1, h0, h1)
@@ -279,17 +295,11 @@ def _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T):
     blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES, tail=M * T)
     acc = np.zeros((g.kh, M, T * g.C, T * g.F), x.dtype)  # each band's gradient
     for n0, n1, h0, h1 in blocks:
-        R = buf.fill(x, n0, n1, h0, h1)
-        tiles = math.ceil(R / T)
-        _dy_on_grid(buf, dy, n0, n1, h0, h1)
-        # The last tile's round-up past R: with a kernel one row high it lies in the next image's
-        # slot, which may still hold an earlier block's dy.
-        buf.z[R:tiles * T] = 0
+        tiles = math.ceil(buf.fill(x, n0, n1, h0, h1) / T)
+        buf.put_dy(dy, n0, n1, h0, h1)
         dyt = buf.z[:tiles * T].reshape(tiles, T * g.F).T  # (T*F, tiles), Fortran-ordered
-        for i in range(g.kh):
-            for m in range(M):
-                off = i * g.dh * g.Wp + m * T
-                tile_rows = buf.flat[off:off + tiles * T].reshape(tiles, T * g.C).T
+        for i, tile_row in enumerate(buf.tiles(tiles, T, M)):
+            for m, tile_rows in enumerate(tile_row):
                 # acc[i, m].T (T*F, T*C) += dy tiles.T @ input tiles; the input arrives transposed, hence trans_b.
                 buf.gemm(1.0, dyt, tile_rows, beta=1.0, c=acc[i, m].T, trans_b=1, overwrite_c=1)
     acc = acc.reshape(g.kh, M, T, g.C, T, g.F)
@@ -299,20 +309,13 @@ def _kernel_grad_bands(x, dy, kernel_shape, pads, dilation, T):
     return dkernel
 
 
-def _dy_on_grid(buf, dy, n0, n1, h0, h1):
-    """Put dy's block on the padded grid of buf.z, zero at every discarded position (they add nothing)."""
-    g = buf.g
-    buf.outputs(n0, n1, h0, h1)[...] = dy[n0:n1, h0:h1]  # the columns past W_out are never written
-    buf.z[:(n1 - n0) * buf.rows_in * g.Wp].reshape(n1 - n0, buf.rows_in, g.Wp, g.F)[:, h1 - h0:] = 0
-
-
 def _kernel_grad_shift(x, dy, kernel_shape, pads, dilation):
     g = _Geometry(x.shape, kernel_shape, (1, 1), dilation, pads, 1)
     blocks, buf = _shift_plan(g, x.dtype, g.F, _KERNEL_GRAD_BLOCK_BYTES)
     acc = np.zeros((g.kh * g.kw, g.C, g.F), x.dtype)
     for n0, n1, h0, h1 in blocks:
         R = buf.fill(x, n0, n1, h0, h1)
-        _dy_on_grid(buf, dy, n0, n1, h0, h1)
+        buf.put_dy(dy, n0, n1, h0, h1)
         dyt = buf.z[:R].T  # (F, R), Fortran-ordered
         for t, tap in enumerate(buf.taps(R)):
             # acc[t].T (F, C) += dy.T (F, R) @ slice (R, C); the slice arrives transposed, hence trans_b.
