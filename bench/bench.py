@@ -6,17 +6,19 @@
     python3 dev.py bench --only dense    # cases whose name contains "dense"
     python3 dev.py bench --explorers     # only the explorers' cases (no TensorFlow needed)
 
-Every case times a kbook callable and its tf.keras counterpart on the same data
-(turn about, --repeat pairs after a warm-up) and reports the median of the pairs' ratios
-kbook / keras against the case's goal.  Cases live in bench/cases_<chapter>.py, one module per chapter: ``cases()``
-(layers against tf.keras) and ``explorer_cases()`` (one control change of each explorer,
-goal <= 30 ms; tests/test_widgets.py checks that every explorer has one).  In-browser
-timings of the explorers: ``python3 dev.py browser-bench`` (bench/browser.py).
+Every case times a kbook callable and its tf.keras counterpart on the same data, each in its
+own blocks of calls (alternating, about --repeat calls a side; see ``block_times``), and reports
+the median of the rounds' ratios kbook / keras against the case's goal.  Cases live in
+bench/cases_<chapter>.py, one module per chapter: ``cases()`` (layers against tf.keras) and
+``explorer_cases()`` (one control change of each explorer, goal <= 30 ms; tests/test_widgets.py
+checks that every explorer has one).  In-browser timings of the explorers:
+``python3 dev.py browser-bench`` (bench/browser.py).
 Goals are checked here and only here: unit tests never time anything.
 """
 import argparse
 import importlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -54,21 +56,47 @@ def median_seconds(fn, repeat):
     return statistics.median(_seconds(fn) for _ in range(repeat))
 
 
-def paired_times(ours, theirs, repeat, statistic=statistics.median):
-    """Two callables timed turn about: (ours, theirs, ratio) in seconds, seconds, ours / theirs.
+# After a product, OpenBLAS keeps a worker spinning on a core for about 0.11 s (measured: a
+# process that sleeps 0.2 s right after a GEMM uses 0.11 s of CPU), and TensorFlow's pool spins
+# too, more briefly.  Timed turn about, each side ran on one core less than it has on its own:
+# tf.keras right after kbook took 58-68 ms where it takes 40-45 alone (4x112x112x32, 7x7), which
+# flattered kbook's ratio (1.1-1.5 instead of 1.8-2.0).  So each side runs in its own block of
+# calls, and its first calls in a block, for at least this long, are not timed.  Busy, not asleep:
+# after a 0.15 s sleep this VM runs the next 30 ms or so of work up to 1.6x slower (measured:
+# AveragePooling2D's 7 ms forward pass took 9-12 ms for its 2nd to 4th calls after the pause).
+SETTLE_SECONDS = 0.15
 
-    Each pair of runs is a few milliseconds apart, so a slow spell of this shared VM (measured: the
-    same case 30-50% apart from one minute to the next) falls on both sides of a pair; the ratio
-    is the median of the pairs' ratios, and the times the medians of each side.
+
+def _settle(fn):
+    """Call fn, untimed, until SETTLE_SECONDS have passed (at least once)."""
+    start = time.perf_counter()
+    fn()
+    while time.perf_counter() - start < SETTLE_SECONDS:
+        fn()
+
+
+def block_times(ours, theirs, repeat, statistic=statistics.median, per_block=3):
+    """Two callables timed in alternating blocks: (ours, theirs, ratio) in seconds, seconds, ours / theirs.
+
+    Each block first calls its side untimed for SETTLE_SECONDS (the other side's threads stop
+    spinning meanwhile), then times ``per_block`` calls back to back: each side as a user gets it,
+    running on its own.  Blocks alternate, about ``repeat`` timed calls a side in all, so a slow
+    spell of this shared VM (the same case 30-50% apart from one minute to the next, measured)
+    falls on both sides; the ratio is the median of the rounds' ratios, and the times the medians
+    of each side.
     ``statistic=min`` for a case that compares two runs of the same arithmetic (an overhead):
     noise only ever adds time, and the fastest run of each is its cost without it.
     """
-    ours(), theirs()  # warm-up
-    pairs = [(_seconds(ours), _seconds(theirs)) for _ in range(repeat)]
-    mine, other = statistic(p[0] for p in pairs), statistic(p[1] for p in pairs)
+    mine, other = [], []  # each side's blocks of times
+    for _ in range(max(1, math.ceil(repeat / per_block))):
+        for fn, blocks in ((ours, mine), (theirs, other)):
+            _settle(fn)
+            blocks.append([_seconds(fn) for _ in range(per_block)])
+    ours_s = statistic(t for block in mine for t in block)
+    theirs_s = statistic(t for block in other for t in block)
     if statistic is min:
-        return mine, other, mine / other
-    return mine, other, statistics.median(p[0] / p[1] for p in pairs)
+        return ours_s, theirs_s, ours_s / theirs_s
+    return ours_s, theirs_s, statistics.median(statistic(a) / statistic(b) for a, b in zip(mine, other))
 
 
 def import_time(repeat=5):
@@ -109,7 +137,7 @@ def main(argv=None):
                 continue
             repeat = max(args.repeat, case.get("repeat", 0))
             if case.get("keras"):
-                ours, theirs, ratio = paired_times(case["kbook"], case["keras"], repeat,
+                ours, theirs, ratio = block_times(case["kbook"], case["keras"], repeat,
                                                    case.get("statistic", statistics.median))
             else:
                 ours, theirs, ratio = median_seconds(case["kbook"], repeat), None, None

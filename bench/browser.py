@@ -3,7 +3,7 @@
 
     python3 dev.py browser-bench                   # every explorer, a table
     python3 dev.py browser-bench --only Dense      # explorers whose class name contains "Dense"
-    python3 dev.py browser-bench --presses 40 --json
+    python3 dev.py browser-bench --presses 48 --rounds 4 --json
 
 Needs Chromium (Debian: ``apt-get install chromium``; elsewhere pass ``--chromium PATH``), so it
 is not part of the tests.  The explorers are the ones the bench cases register
@@ -17,6 +17,12 @@ explorer's presses and the floor's: to the kernel, the kernel's update (timed in
 kernel), back to the page, decode and paint.
 Goal: median <= 80 ms per explorer.
 
+The explorers are measured in rounds (``--rounds``, default 3): each round opens every notebook in
+turn for its share of the presses, so a slow spell of the VM falls on all of them alike rather
+than on the last few (one run, measured all in one go: floors of 32-40 ms for the first eight
+explorers, 52-98 for the last three).  The table's last column is the CPU time the hypervisor
+gave to other machines ("steal", from /proc/stat) while each explorer was measured.
+
 Each explorer press is paired with a floor press: a slider above the explorer that puts one
 of two ready-made pictures of the same explorer into the same <img> (no computing, no drawing).
 The floor is what JupyterLab, the browser and the messages cost on this machine at that very
@@ -28,6 +34,7 @@ jupyter_server), so no browser-driver package is needed.
 """
 import argparse
 import json
+import math
 import random
 import secrets
 import statistics
@@ -170,23 +177,27 @@ _PAUSES = random.Random(0)
 
 def _press(page, kind, key, count):
     """Press ``key`` on the explorer's control or the floor slider; (key down, picture arrived,
-    picture shown) in page milliseconds."""
+    picture shown) in page milliseconds, and the page's time origin in epoch milliseconds."""
     if not page.evaluate(FOCUS.format(kind=kind)):
         raise RuntimeError(f"could not focus the {kind} control")
     page.press(key)
     down = page.evaluate(wait_in_page(f"window.__kbook.{kind}.keys[{count}]", 10_000))
     shown = page.evaluate(wait_in_page(f"window.__kbook.{kind}.shown.find(t => t > {down})", 10_000))
     arrived = page.evaluate(f"window.__kbook.{kind}.arrived.find(t => t > {down})")
+    # Page time -> epoch ms (the kernel's clock), taken now: performance.now() runs on a monotonic
+    # clock that drifts from the wall clock on this VM (measured: 5 ms a second), so the page's
+    # timeOrigin put the kernel's updates tens of ms, and minutes into a run seconds, off.
+    origin = page.evaluate("Date.now() - performance.now()")
     # Let any trailing messages (the caption, the slider's echo) settle; a random part, so that the
     # presses do not fall in step with something periodic in the page and always hit (or miss) it.
     time.sleep(0.15 + _PAUSES.uniform(0, 0.2))
-    return down, arrived, shown
+    return down, arrived, shown, origin
 
 
-def _records(presses_seen, origin, log):
+def _records(presses_seen, log):
     updates = [tuple(float(t) * 1e3 for t in line.split()) for line in log.read_text().splitlines()]
     records = []
-    for down, arrived, shown in presses_seen:
+    for down, arrived, shown, origin in presses_seen:
         key, arrived, shown = origin + down, origin + arrived, origin + shown
         start, end = next((s, e) for s, e in updates if s >= key - 1)  # the update this press started
         records.append({"shown": shown - key, "to_kernel": start - key, "kernel": end - start,
@@ -204,7 +215,6 @@ def measure(page, keys, presses, log, floor_log, warmup=3, arrange=None):
     ``arrange(i)``, if given, sets the page up before round i and returns its label; the result is
     then {label: (records, floor records)}, each label's rounds kept apart."""
     page.evaluate(PAGE_PROBE)
-    origin = page.evaluate("performance.timeOrigin")  # page times + origin = epoch ms, as the kernel's
     seen = {}
     for i in range(warmup + presses):
         label = arrange(i) if arrange else None
@@ -212,7 +222,7 @@ def measure(page, keys, presses, log, floor_log, warmup=3, arrange=None):
             times = _press(page, kind, kind_keys[i % 2], i)
             if i >= warmup:
                 seen.setdefault(label, {"bench": [], "floor": []})[kind].append(times)
-    split = {label: (_records(s["bench"], origin, log), _records(s["floor"], origin, floor_log))
+    split = {label: (_records(s["bench"], log), _records(s["floor"], floor_log))
              for label, s in seen.items()}
     return split if arrange else split[None]
 
@@ -267,8 +277,42 @@ def _parts(records):
     return {part: statistics.median(r[part] for r in records) for part in ("to_kernel", "kernel", "to_page", "paint")}
 
 
-def run(cases, executable, presses, ab=None):
+def _cpu_ticks():
+    """(steal, total) CPU ticks of this machine so far, from /proc/stat; None where there is none."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def _steal_percent(before, after):
+    """The share of CPU time the hypervisor gave to other machines between two _cpu_ticks()."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+
+
+def _merge(parts):
+    """One explorer's measurements from every round: records and floor records joined (per label
+    with --ab), and the CPU ticks added up."""
+    if isinstance(parts[0][0], dict):
+        joined = {label: tuple(sum((part[0][label][k] for part in parts), []) for k in (0, 1))
+                  for label in parts[0][0]}
+    else:
+        joined = tuple(sum((part[0][k] for part in parts), []) for k in (0, 1))
+    ticks = [p[1] for p in parts if p[1] is not None]
+    steal = (sum(t[0] for t in ticks), sum(t[1] for t in ticks)) if ticks else None
+    return joined, steal
+
+
+def run(cases, executable, presses, ab=None, rounds=3):
+    """Measure every explorer in ``rounds`` rounds (each a new opening of its notebook, about
+    presses / rounds presses), the explorers in turn within a round: this VM's slow spells
+    (measured: floors of 52-98 ms in one stretch of a run, 32-40 in another) then fall on every
+    explorer alike instead of on whichever came last."""
     results = []
+    per_round = max(1, math.ceil(presses / rounds))
     with tempfile.TemporaryDirectory(prefix="kbook-browser-bench-") as tmp:
         folder = Path(tmp)
         (folder / "notebooks").mkdir()
@@ -279,25 +323,40 @@ def run(cases, executable, presses, ab=None):
         chromium = None
         try:
             chromium, page = start_chromium(executable, folder)
+            notebooks = []
             for case in cases:
                 control, keys = key_control(case)
-                name, log, floor_log = write_notebook(folder, case, control, keys)
-                panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
-                # The book's settings (lab/, installed by dev.py setup) leave pieces of the page out;
-                # say which were there in this JupyterLab.
-                present = {piece: page.evaluate(script.format(panel=panel)) for piece, script in PRESENT.items()}
-                if ab:
-                    split = measure(page, keys, presses, log, floor_log, arrange=_arranger(page, panel, ab))
+                notebooks.append((control, keys, *write_notebook(folder, case, control, keys)))
+            parts = [[] for _ in cases]
+            present = [None] * len(cases)
+            for round_ in range(rounds):
+                for i, case in enumerate(cases):
+                    control, keys, name, log, floor_log = notebooks[i]
+                    panel = open_and_run(page, f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}", name)
+                    # The book's settings (lab/, installed by dev.py setup) leave pieces of the page out;
+                    # say which were there in this JupyterLab.
+                    present[i] = {piece: page.evaluate(script.format(panel=panel)) for piece, script in PRESENT.items()}
+                    before = _cpu_ticks()
+                    arrange = _arranger(page, panel, ab) if ab else None
+                    measured = measure(page, keys, per_round, log, floor_log, arrange=arrange)
+                    after = _cpu_ticks()
                     close_notebook(page, panel)
+                    ticks = None if before is None or after is None else (after[0] - before[0], after[1] - before[1])
+                    parts[i].append((measured, ticks))
+                    print(f"  round {round_ + 1}/{rounds} {type(case['explorer']).__name__}: done",
+                          file=sys.stderr, flush=True)
+            for i, case in enumerate(cases):
+                control = notebooks[i][0]
+                joined, ticks = _merge(parts[i])
+                steal = _steal_percent((0, 0), ticks) if ticks else None
+                if ab:
                     results.append({"explorer": type(case["explorer"]).__name__, "control": control, "ab": ab,
                                     **{f"{kind}_{label}_ms": statistics.median(r["shown"] for r in records)
-                                       for label, pair in split.items()
+                                       for label, pair in joined.items()
                                        for kind, records in zip(("shown", "floor"), pair)},
-                                    "presses_each": len(split["with"][0])})
-                    print(f"  {results[-1]['explorer']}: done", file=sys.stderr, flush=True)
+                                    "presses_each": len(joined["with"][0]), "steal_percent": steal})
                     continue
-                records, floor = measure(page, keys, presses, log, floor_log)
-                close_notebook(page, panel)
+                records, floor = joined
                 times = [r["shown"] for r in records]
                 median = statistics.median(times)
                 results.append({"explorer": type(case["explorer"]).__name__, "control": control,
@@ -307,19 +366,24 @@ def run(cases, executable, presses, ab=None):
                                 "over_floor_ms": statistics.median(r["shown"] - f["shown"]
                                                                    for r, f in zip(records, floor)),
                                 "parts_median_ms": _parts(records), "floor_parts_median_ms": _parts(floor),
-                                "present": present,
+                                "present": present[i], "steal_percent": steal,
                                 "goal_ms": GOAL_MS, "ok": median <= GOAL_MS})
-                print(f"  {results[-1]['explorer']}: median {median:.1f} ms", file=sys.stderr, flush=True)
         finally:
             stop(chromium)
             stop(lab)
     return results
 
 
+def _percent(value):
+    return f"{value:7.1f}" if value is not None else f"{'-':>7}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="explorers whose class name contains this")
-    parser.add_argument("--presses", type=int, default=25, help="measured key presses per explorer")
+    parser.add_argument("--presses", type=int, default=24, help="measured key presses per explorer, in all")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds over every explorer (each round opens each notebook anew)")
     parser.add_argument("--chromium", default=None, help="the Chromium / Chrome executable")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--ab", choices=sorted(AB), default=None,
@@ -333,7 +397,7 @@ def main(argv=None):
         return 2
     cases = [case for module in bench.CASE_MODULES for case in getattr(module, "explorer_cases", list)()
              if args.only in type(case["explorer"]).__name__]
-    results = run(cases, executable, args.presses, args.ab)
+    results = run(cases, executable, args.presses, args.ab, args.rounds)
     if args.json:
         print(json.dumps(results, indent=2))
     elif args.ab:
@@ -349,16 +413,18 @@ def main(argv=None):
                   f" median gain {statistics.median(gaps):.1f} ms")
         return 0
     else:
-        print("key press -> picture shown, median ms; the floor's (same moments, no computing) and the median"
-              " difference; the parts (medians; explorer | floor): to kernel, kernel update, to page, paint")
+        print(f"key press -> picture shown, median ms over {args.rounds} rounds; the floor's (same moments, no"
+              " computing) and the median difference; the parts (medians; explorer | floor): to kernel, kernel"
+              " update, to page, paint; steal: the share of this machine's CPU time the hypervisor gave"
+              " elsewhere while the explorer was measured")
         print(f"{'explorer':<26} {'key control':<16} {'shown':>6} {'p90':>6} {'goal':>6}  ok   {'floor':>6} "
-              f"{'over floor':>10} {'to kernel':>11} {'kernel':>11} {'to page':>11} {'paint':>11}")
+              f"{'over floor':>10} {'to kernel':>11} {'kernel':>11} {'to page':>11} {'paint':>11} {'steal %':>7}")
         for r in results:
             parts = "".join(f" {r['parts_median_ms'][p]:5.1f}|{r['floor_parts_median_ms'][p]:<5.1f}"
                             for p in ("to_kernel", "kernel", "to_page", "paint"))
             print(f"{r['explorer']:<26} {r['control']:<16} {r['median_ms']:6.1f} {r['p90_ms']:6.1f} "
                   f"{'<=' + str(r['goal_ms']):>6}  {'yes' if r['ok'] else 'NO ':<3}  {r['floor_ms']:6.1f} "
-                  f"{r['over_floor_ms']:10.1f}{parts}")
+                  f"{r['over_floor_ms']:10.1f}{parts} {_percent(r['steal_percent'])}")
         for piece in PRESENT:
             states = sorted({r["present"][piece] for r in results})
             print(f"{piece}: " + " / ".join("on" if on else "off" for on in states)

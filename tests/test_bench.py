@@ -1,0 +1,112 @@
+"""The benchmarks' own arithmetic (bench/bench.py, bench/browser.py): how calls are timed and merged.
+Nothing here times kbook: the clocks are fakes, and the goals are checked only by ``dev.py bench``."""
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture(scope="module")
+def bench_modules():
+    sys.path.insert(0, str(BENCH))  # the bench scripts import each other by plain name
+    try:
+        import bench
+        import browser
+        yield bench, browser
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+class FakeClock:
+    """perf_counter for bench.py: time moves only when a benchmarked callable says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def sides(clock, calls, ours_cost=2.0, theirs_cost=1.0):
+    def ours():
+        calls.append("ours")
+        clock.now += ours_cost
+
+    def theirs():
+        calls.append("theirs")
+        clock.now += theirs_cost
+
+    return ours, theirs
+
+
+def test_each_side_runs_alone_in_its_blocks_after_settling(bench_modules, monkeypatch):
+    # Turn about, kbook's spinning BLAS threads slowed tf.keras's next call: a timed call must
+    # follow a call of its own side, and each block starts with untimed calls of that side.
+    bench, _ = bench_modules
+    clock, calls = FakeClock(), []
+    monkeypatch.setattr(bench, "time", clock)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.5)  # shorter than one call: one settling call
+    ours, theirs = sides(clock, calls)
+    bench.block_times(ours, theirs, repeat=6, per_block=3)
+    block = lambda side: [side] * 4  # noqa: E731  (one settling call, three timed)
+    assert calls == block("ours") + block("theirs") + block("ours") + block("theirs")
+
+
+def test_settling_lasts_at_least_settle_seconds(bench_modules, monkeypatch):
+    bench, _ = bench_modules
+    clock, calls = FakeClock(), []
+    monkeypatch.setattr(bench, "time", clock)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 5.0)
+    ours, theirs = sides(clock, calls, ours_cost=2.0, theirs_cost=1.0)
+    bench.block_times(ours, theirs, repeat=1, per_block=1)
+    # 5 s of settling: ours (2 s a call) needs 3 calls, theirs (1 s) 5; then one timed call each.
+    assert calls == ["ours"] * 4 + ["theirs"] * 6
+
+
+@pytest.mark.parametrize("statistic_name", ["median", "min"])
+def test_the_ratio_and_times_come_from_the_timed_calls_only(bench_modules, monkeypatch, statistic_name):
+    bench, _ = bench_modules
+    statistic = {"median": bench.statistics.median, "min": min}[statistic_name]
+    clock, calls = FakeClock(), []
+    monkeypatch.setattr(bench, "time", clock)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    ours, theirs = sides(clock, calls, ours_cost=3.0, theirs_cost=2.0)
+    mine, other, ratio = bench.block_times(ours, theirs, repeat=9, statistic=statistic)
+    assert (mine, other, ratio) == (3.0, 2.0, 1.5)
+    assert calls.count("ours") == calls.count("theirs") == 3 * (1 + 3)
+
+
+def test_browser_rounds_are_merged_per_explorer(bench_modules):
+    _, browser = bench_modules
+    round1 = (([{"shown": 50}], [{"shown": 30}]), (2, 100))
+    round2 = (([{"shown": 70}, {"shown": 60}], [{"shown": 40}, {"shown": 35}]), (8, 300))
+    (records, floor), ticks = browser._merge([round1, round2])
+    assert [r["shown"] for r in records] == [50, 70, 60]
+    assert [r["shown"] for r in floor] == [30, 40, 35]
+    assert ticks == (10, 400)
+    assert browser._steal_percent((0, 0), ticks) == pytest.approx(2.5)
+
+
+def test_browser_ab_rounds_are_merged_per_label(bench_modules):
+    _, browser = bench_modules
+    round1 = ({"with": ([1], [2]), "without": ([3], [4])}, None)
+    round2 = ({"with": ([5], [6]), "without": ([7], [8])}, None)
+    joined, ticks = browser._merge([round1, round2])
+    assert joined == {"with": ([1, 5], [2, 6]), "without": ([3, 7], [4, 8])}
+    assert ticks is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="/proc/stat is Linux's")
+def test_cpu_ticks_read_steal_and_total(bench_modules):
+    _, browser = bench_modules
+    steal, total = browser._cpu_ticks()
+    time.sleep(0.02)
+    later_steal, later_total = browser._cpu_ticks()
+    assert 0 <= steal <= total and later_total >= total and later_steal >= steal
+    assert browser._steal_percent((steal, total), (steal, total)) is None  # no time passed: no share
