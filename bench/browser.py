@@ -277,22 +277,6 @@ def _parts(records):
     return {part: statistics.median(r[part] for r in records) for part in ("to_kernel", "kernel", "to_page", "paint")}
 
 
-def _cpu_ticks():
-    """(steal, total) CPU ticks of this machine so far, from /proc/stat; None where there is none."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-
-def _steal_percent(before, after):
-    """The share of CPU time the hypervisor gave to other machines between two _cpu_ticks()."""
-    if before is None or after is None or after[1] == before[1]:
-        return None
-    return 100 * (after[0] - before[0]) / (after[1] - before[1])
-
-
 def _merge(parts):
     """One explorer's measurements from every round: records and floor records joined (per label
     with --ab), and the CPU ticks added up."""
@@ -336,10 +320,10 @@ def run(cases, executable, presses, ab=None, rounds=3):
                     # The book's settings (lab/, installed by dev.py setup) leave pieces of the page out;
                     # say which were there in this JupyterLab.
                     present[i] = {piece: page.evaluate(script.format(panel=panel)) for piece, script in PRESENT.items()}
-                    before = _cpu_ticks()
+                    before = bench.cpu_ticks()
                     arrange = _arranger(page, panel, ab) if ab else None
                     measured = measure(page, keys, per_round, log, floor_log, arrange=arrange)
-                    after = _cpu_ticks()
+                    after = bench.cpu_ticks()
                     close_notebook(page, panel)
                     ticks = None if before is None or after is None else (after[0] - before[0], after[1] - before[1])
                     parts[i].append((measured, ticks))
@@ -348,7 +332,7 @@ def run(cases, executable, presses, ab=None, rounds=3):
             for i, case in enumerate(cases):
                 control = notebooks[i][0]
                 joined, ticks = _merge(parts[i])
-                steal = _steal_percent((0, 0), ticks) if ticks else None
+                steal = bench.steal_percent((0, 0), ticks) if ticks else None
                 if ab:
                     results.append({"explorer": type(case["explorer"]).__name__, "control": control, "ab": ab,
                                     **{f"{kind}_{label}_ms": statistics.median(r["shown"] for r in records)

@@ -90,7 +90,7 @@ def test_browser_rounds_are_merged_per_explorer(bench_modules):
     assert [r["shown"] for r in records] == [50, 70, 60]
     assert [r["shown"] for r in floor] == [30, 40, 35]
     assert ticks == (10, 400)
-    assert browser._steal_percent((0, 0), ticks) == pytest.approx(2.5)
+    assert browser.bench.steal_percent((0, 0), ticks) == pytest.approx(2.5)
 
 
 def test_browser_ab_rounds_are_merged_per_label(bench_modules):
@@ -104,9 +104,10 @@ def test_browser_ab_rounds_are_merged_per_label(bench_modules):
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="/proc/stat is Linux's")
 def test_cpu_ticks_read_steal_and_total(bench_modules):
-    _, browser = bench_modules
-    steal, total = browser._cpu_ticks()
+    bench, _ = bench_modules
+    steal, total = bench.cpu_ticks()
     time.sleep(0.02)
-    later_steal, later_total = browser._cpu_ticks()
+    later_steal, later_total = bench.cpu_ticks()
     assert 0 <= steal <= total and later_total >= total and later_steal >= steal
-    assert browser._steal_percent((steal, total), (steal, total)) is None  # no time passed: no share
+    assert bench.steal_percent((steal, total), (steal, total)) is None  # no time passed: no share
+    assert bench.steal_percent((10, 1000), (30, 1400)) == pytest.approx(5.0)
