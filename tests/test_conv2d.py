@@ -262,8 +262,9 @@ def test_an_inf_in_the_input_reaches_only_the_outputs_whose_windows_hold_it(rng,
        dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)), hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
        pads=st.tuples(*[st.integers(0, 9)] * 4), channels=st.integers(1, 6), n=st.integers(1, 3),
        seed=st.integers(0, 2**16))
-def test_both_input_gradients_agree(kernel, strides, dilation, hw, pads, channels, n, seed):
-    """dx by scattering each tap's share (few input channels) equals dx by the transposed convolution."""
+def test_the_three_input_gradients_agree(kernel, strides, dilation, hw, pads, channels, n, seed):
+    """dx by scattering each tap's share (few input channels), by col2im (strides > 1) and by the
+    transposed convolution (every other case): the same numbers."""
     spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     # At most span - 1 in all, as 'valid' and 'same' pad: never a window of padding only.
     before = [p % s for p, s in zip(pads[::2], spans)]
@@ -275,14 +276,11 @@ def test_both_input_gradients_agree(kernel, strides, dilation, hw, pads, channel
     dy = rng.standard_normal((n, *sizes, 3))
     x_shape = (n, *hw, channels)
     scattered = conv_module._input_grad_scatter(dy, weights, x_shape, strides, pads, dilation)
-    limit = conv_module._FEW_CHANNELS
-    try:  # (hypothesis runs the body many times per test: no monkeypatch fixture)
-        conv_module._FEW_CHANNELS = 0
-        transposed = conv_module.conv2d_input_grad(dy, weights, x_shape, strides, pads, dilation)
-    finally:
-        conv_module._FEW_CHANNELS = limit
-    assert scattered.shape == transposed.shape == x_shape
+    col2im = conv_module._input_grad_col2im(dy, weights, x_shape, strides, pads, dilation)
+    transposed = conv_module._input_grad_transposed(dy, weights, x_shape, strides, pads, dilation, 1)
+    assert scattered.shape == col2im.shape == transposed.shape == x_shape
     np.testing.assert_allclose(scattered, transposed, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(col2im, transposed, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("channels", [3, 40])  # the bands, the shifted GEMMs
