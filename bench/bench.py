@@ -172,7 +172,9 @@ def main(argv=None):
                      "ratio": None, "goal": None, "ok": True, "unit": "ms"})
 
     if args.json:
-        print(json.dumps(results + [{"name": "hypervisor steal (%)", "value": steal}], indent=2))
+        print(json.dumps(results + [{"name": "hypervisor steal (%)", "kbook_ms": None, "keras_ms": None,
+                                     "ratio": None, "goal": None, "ok": True, "unit": "percent",
+                                     "value": steal}], indent=2))
     else:
         onednn = "off" if os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" else "on (its default)"
         print(f"tf.keras: TensorFlow with oneDNN {onednn}")

@@ -297,6 +297,8 @@ def run(cases, executable, presses, ab=None, rounds=3):
     explorer alike instead of on whichever came last."""
     results = []
     per_round = max(1, math.ceil(presses / rounds))
+    if ab:  # a multiple of 4: with and without the piece, each with both keys, in every round
+        per_round = 4 * math.ceil(per_round / 4)
     with tempfile.TemporaryDirectory(prefix="kbook-browser-bench-") as tmp:
         folder = Path(tmp)
         (folder / "notebooks").mkdir()

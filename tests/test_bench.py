@@ -11,13 +11,14 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 @pytest.fixture(scope="module")
 def bench_modules():
-    sys.path.insert(0, str(BENCH))  # the bench scripts import each other by plain name
+    saved = list(sys.path)
+    sys.path.insert(0, str(BENCH))  # the bench scripts import each other by plain name (and add paths)
     try:
         import bench
         import browser
         yield bench, browser
     finally:
-        sys.path.remove(str(BENCH))
+        sys.path[:] = saved
 
 
 class FakeClock:
@@ -69,16 +70,33 @@ def test_settling_lasts_at_least_settle_seconds(bench_modules, monkeypatch):
     assert calls == ["ours"] * 4 + ["theirs"] * 6
 
 
+def costly(clock, calls, name, costs):
+    """A callable whose successive calls take ``costs`` seconds of the fake clock."""
+    costs = iter(costs)
+
+    def fn():
+        calls.append(name)
+        clock.now += next(costs)
+
+    return fn
+
+
 @pytest.mark.parametrize("statistic_name", ["median", "min"])
 def test_the_ratio_and_times_come_from_the_timed_calls_only(bench_modules, monkeypatch, statistic_name):
     bench, _ = bench_modules
-    statistic = {"median": bench.statistics.median, "min": min}[statistic_name]
     clock, calls = FakeClock(), []
     monkeypatch.setattr(bench, "time", clock)
-    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
-    ours, theirs = sides(clock, calls, ours_cost=3.0, theirs_cost=2.0)
-    mine, other, ratio = bench.block_times(ours, theirs, repeat=9, statistic=statistic)
-    assert (mine, other, ratio) == (3.0, 2.0, 1.5)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)  # one settling call a block: it costs 50 or 70
+    ours = costly(clock, calls, "ours", [50, 3, 3, 3, 50, 6, 6, 6, 50, 3, 3, 3])
+    theirs = costly(clock, calls, "theirs", [70, 1, 1, 1, 70, 2, 2, 2, 70, 3, 3, 3])
+    statistic = {"median": bench.statistics.median, "min": min}[statistic_name]
+    result = bench.block_times(ours, theirs, repeat=9, statistic=statistic)
+    if statistic_name == "median":
+        # The rounds' ratios are 3, 3 and 1: their median is 3, where the ratio of the two sides'
+        # medians (3 / 2) would be 1.5; no settling call's 50 or 70 s shows anywhere.
+        assert result == (3.0, 2.0, 3.0)
+    else:
+        assert result == (3.0, 1.0, 3.0)  # the fastest timed call of each side
     assert calls.count("ours") == calls.count("theirs") == 3 * (1 + 3)
 
 

@@ -179,6 +179,7 @@ def test_blocks_of_any_size_give_the_same_answer(monkeypatch, rng, block_bytes, 
     monkeypatch.setattr(conv_module, "_KERNEL_GRAD_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(conv_module, "_MIN_GEMM_ROWS", 1)
     # Stride 1: shifted GEMMs (40 channels), bands (5 and 2); dx by the transposed convolution, then scattering.
+    # Strides 2: im2col; dx by col2im, whose blocks (one output row each with block_bytes=1) start mid-image.
     for channels in (40, 5, 2):
         layer = Conv2D(7, 3, dtype="float64", **config)
         x = rng.standard_normal((3, 13, 9, channels))
@@ -278,9 +279,16 @@ def test_the_three_input_gradients_agree(kernel, strides, dilation, hw, pads, ch
     scattered = conv_module._input_grad_scatter(dy, weights, x_shape, strides, pads, dilation)
     col2im = conv_module._input_grad_col2im(dy, weights, x_shape, strides, pads, dilation)
     transposed = conv_module._input_grad_transposed(dy, weights, x_shape, strides, pads, dilation, 1)
-    assert scattered.shape == col2im.shape == transposed.shape == x_shape
+    limits = conv_module._BLOCK_BYTES, conv_module._MIN_GEMM_ROWS
+    try:  # col2im again, one output row a block (hypothesis runs the body many times: no monkeypatch fixture)
+        conv_module._BLOCK_BYTES, conv_module._MIN_GEMM_ROWS = 1, 1
+        col2im_rows = conv_module._input_grad_col2im(dy, weights, x_shape, strides, pads, dilation)
+    finally:
+        conv_module._BLOCK_BYTES, conv_module._MIN_GEMM_ROWS = limits
+    assert scattered.shape == col2im.shape == col2im_rows.shape == transposed.shape == x_shape
     np.testing.assert_allclose(scattered, transposed, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(col2im, transposed, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(col2im_rows, transposed, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("channels", [3, 40])  # the bands, the shifted GEMMs
