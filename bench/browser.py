@@ -327,14 +327,13 @@ def run(cases, executable, presses, ab=None, rounds=3):
                     measured = measure(page, keys, per_round, log, floor_log, arrange=arrange)
                     after = bench.cpu_ticks()
                     close_notebook(page, panel)
-                    ticks = None if before is None or after is None else (after[0] - before[0], after[1] - before[1])
-                    parts[i].append((measured, ticks))
+                    parts[i].append((measured, bench.ticks_between(before, after)))
                     print(f"  round {round_ + 1}/{rounds} {type(case['explorer']).__name__}: done",
                           file=sys.stderr, flush=True)
             for i, case in enumerate(cases):
                 control = notebooks[i][0]
                 joined, ticks = _merge(parts[i])
-                steal = bench.steal_percent((0, 0), ticks) if ticks else None
+                steal = bench.steal_percent(ticks)
                 if ab:
                     results.append({"explorer": type(case["explorer"]).__name__, "control": control, "ab": ab,
                                     **{f"{kind}_{label}_ms": statistics.median(r["shown"] for r in records)

@@ -108,7 +108,7 @@ def test_browser_rounds_are_merged_per_explorer(bench_modules):
     assert [r["shown"] for r in records] == [50, 70, 60]
     assert [r["shown"] for r in floor] == [30, 40, 35]
     assert ticks == (10, 400)
-    assert browser.bench.steal_percent((0, 0), ticks) == pytest.approx(2.5)
+    assert browser.bench.steal_percent(ticks) == pytest.approx(2.5)
 
 
 def test_browser_ab_rounds_are_merged_per_label(bench_modules):
@@ -127,5 +127,6 @@ def test_cpu_ticks_read_steal_and_total(bench_modules):
     time.sleep(0.02)
     later_steal, later_total = bench.cpu_ticks()
     assert 0 <= steal <= total and later_total >= total and later_steal >= steal
-    assert bench.steal_percent((steal, total), (steal, total)) is None  # no time passed: no share
-    assert bench.steal_percent((10, 1000), (30, 1400)) == pytest.approx(5.0)
+    assert bench.steal_percent(bench.ticks_between((steal, total), (steal, total))) is None  # no time: no share
+    assert bench.steal_percent(bench.ticks_between((10, 1000), (30, 1400))) == pytest.approx(5.0)
+    assert bench.ticks_between(None, (30, 1400)) is None and bench.steal_percent(None) is None
