@@ -13,6 +13,9 @@ bench/cases_<chapter>.py, one module per chapter: ``cases()`` (layers against tf
 ``explorer_cases()`` (one control change of each explorer, goal <= 30 ms; tests/test_widgets.py
 checks that every explorer has one).  In-browser timings of the explorers:
 ``python3 dev.py browser-bench`` (bench/browser.py).
+Cases that say how many floating-point operations a call does (``flops``; the Conv2D cases) also
+show each side's useful GFLOP/s, next to this machine's ceiling: a large float32 matrix product on
+SciPy's BLAS.  A ratio says who is faster; GFLOP/s say how far each side is from the hardware.
 Goals are checked here and only here: unit tests never time anything.
 """
 import argparse
@@ -99,6 +102,37 @@ def block_times(ours, theirs, repeat, statistic=statistics.median, per_block=3):
     return ours_s, theirs_s, statistics.median(statistic(a) / statistic(b) for a, b in zip(mine, other))
 
 
+def gflops(flops, seconds):
+    """Useful GFLOP/s of a call doing ``flops`` operations in ``seconds``; None for no count or no time."""
+    if flops is None or not seconds:
+        return None
+    return flops / seconds / 1e9
+
+
+def sgemm_gflops(size=2048, repeat=5):
+    """GFLOP/s of a (size x size) @ (size x size) float32 product on SciPy's BLAS (median of ``repeat``):
+    the ceiling a GEMM-based engine can reach on this machine."""
+    import numpy as np
+    from scipy.linalg import blas
+
+    a = np.asfortranarray(np.random.default_rng(0).standard_normal((size, size), dtype=np.float32))
+    return gflops(2 * size ** 3, median_seconds(lambda: blas.sgemm(1.0, a, a), repeat))
+
+
+def result_row(case, ours, theirs, ratio):
+    """The table's row for one case: kbook's (and tf.keras's) seconds, the ratio, the goal met or not."""
+    flops = case.get("flops")
+    return {
+        "group": case.get("group"), "median_goal": case.get("median_goal"),
+        "name": case["name"], "kbook_ms": ours * 1e3,
+        "keras_ms": theirs * 1e3 if theirs else None,
+        "ratio": ratio, "goal": case["goal"],
+        "ok": (ratio <= case["goal"]) if ratio is not None else (ours * 1e3 <= case["goal"]),
+        "unit": "ratio" if theirs else "ms",
+        "kbook_gflops": gflops(flops, ours), "keras_gflops": gflops(flops, theirs),
+    }
+
+
 def import_time(repeat=5):
     """Median wall time of `import kbook` in a fresh interpreter."""
     code = "import time; t = time.perf_counter(); import kbook; print(time.perf_counter() - t)"
@@ -165,18 +199,15 @@ def main(argv=None):
                                                    case.get("statistic", statistics.median))
             else:
                 ours, theirs, ratio = median_seconds(case["kbook"], repeat), None, None
-            results.append({
-                "group": case.get("group"), "median_goal": case.get("median_goal"),
-                "name": case["name"], "kbook_ms": ours * 1e3,
-                "keras_ms": theirs * 1e3 if theirs else None,
-                "ratio": ratio, "goal": case["goal"],
-                "ok": (ratio <= case["goal"]) if ratio is not None else (ours * 1e3 <= case["goal"]),
-                "unit": "ratio" if theirs else "ms",
-            })
+            results.append(result_row(case, ours, theirs, ratio))
     steal = steal_percent(ticks_between(ticks, cpu_ticks()))
     results += group_summaries(results)
     results.append({"name": "import kbook", "kbook_ms": import_time() * 1e3, "keras_ms": None,
                      "ratio": None, "goal": None, "ok": True, "unit": "ms"})
+    if any(r.get("kbook_gflops") for r in results):
+        results.append({"name": "ceiling: float32 2048^3 matrix product (SciPy's BLAS)", "kbook_ms": None,
+                        "keras_ms": None, "ratio": None, "goal": None, "ok": True, "unit": "GFLOP/s",
+                        "kbook_gflops": sgemm_gflops(), "keras_gflops": None})
 
     if args.json:
         print(json.dumps(results + [{"name": "hypervisor steal (%)", "kbook_ms": None, "keras_ms": None,
@@ -185,14 +216,17 @@ def main(argv=None):
     else:
         onednn = "off" if os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" else "on (its default)"
         print(f"tf.keras: TensorFlow with oneDNN {onednn}")
-        print(f"{'case':<56} {'kbook ms':>9} {'keras ms':>9} {'ratio':>6} {'goal':>7}  ok")
+        print(f"{'case':<56} {'kbook ms':>9} {'keras ms':>9} {'ratio':>6} {'goal':>7}  ok {'GFLOP/s':>12}"
+              f"{'kbook':>6}{'keras':>6}")
         for r in results:
             keras_ms = f"{r['keras_ms']:9.2f}" if r["keras_ms"] is not None else " " * 9
             ratio = f"{r['ratio']:6.2f}" if r["ratio"] is not None else " " * 6
             goal = "" if r["goal"] is None else (f"<={r['goal']}" + ("ms" if r["unit"] == "ms" else ""))
             kbook_ms = f"{r['kbook_ms']:9.2f}" if r["kbook_ms"] is not None else " " * 9
+            rates = "".join(f"{v:6.0f}" if v is not None else " " * 6
+                            for v in (r.get("kbook_gflops"), r.get("keras_gflops")))
             print(f"{r['name']:<56} {kbook_ms} {keras_ms} {ratio} {goal:>7}  "
-                  f"{'yes' if r['ok'] else 'NO'}")
+                  f"{'yes' if r['ok'] else 'NO ':<3}{' ' * 12}{rates}".rstrip())
         if steal is not None:  # the slow spells of a shared VM (/proc/stat's "steal")
             print(f"CPU time the hypervisor gave to other machines during the run: {steal:.1f}%")
     return 0 if all(r["ok"] for r in results) else 1

@@ -43,16 +43,32 @@ def _layer(shape, filters, kernel_size, strides, padding, seed=0):
     return layer, x, dy
 
 
+def _flops(layer, shape):
+    """Useful floating-point operations of one forward pass: a multiply and an add for every
+    kernel weight at every output position."""
+    n, h_out, w_out, filters = layer.compute_output_shape(shape)
+    kh, kw, channels, _ = layer.kernel.shape  # channels per group
+    return 2 * n * h_out * w_out * kh * kw * channels * filters
+
+
+def _counted_cases(name, layer, x, dy):
+    """layer_cases with their operation counts: forward + backward is three such products
+    (the output, dL/dkernel and dL/dx each multiply the same pairs)."""
+    forward, both = layer_cases(name, layer, x, dy, forward_goal=1.25, backward_goal=2.0)
+    flops = _flops(layer, x.shape)
+    return {**forward, "flops": flops}, {**both, "flops": 3 * flops}
+
+
 def _layer_cases():
     layer, x, dy = _layer((32, 64, 64, 16), 32, 3, 1, "same")
-    return layer_cases("conv Conv2D (32,64,64,16)->32 3x3", layer, x, dy, forward_goal=1.25, backward_goal=2.0)
+    return list(_counted_cases("conv Conv2D (32,64,64,16)->32 3x3", layer, x, dy))
 
 
 def _sweep_cases():
     for shape, filters, k, s, padding in SWEEP:
         layer, x, dy = _layer(shape, filters, k, s, padding)
         name = f"conv sweep {','.join(map(str, shape))}>{filters} k{k} s{s} {padding}"
-        forward, both = layer_cases(name, layer, x, dy, forward_goal=1.25, backward_goal=2.0)
+        forward, both = _counted_cases(name, layer, x, dy)
         yield {**forward, "group": "conv sweep forward", "median_goal": 1.0}
         yield {**both, "group": "conv sweep fwd+bwd", "median_goal": 2.0}
 

@@ -130,3 +130,42 @@ def test_cpu_ticks_read_steal_and_total(bench_modules):
     assert bench.steal_percent(bench.ticks_between((steal, total), (steal, total))) is None  # no time: no share
     assert bench.steal_percent(bench.ticks_between((10, 1000), (30, 1400))) == pytest.approx(5.0)
     assert bench.ticks_between(None, (30, 1400)) is None and bench.steal_percent(None) is None
+
+
+def test_rows_show_each_sides_gflops_when_the_case_counts_its_operations(bench_modules):
+    bench, _ = bench_modules
+    counted = {"name": "conv", "goal": 1.25, "flops": 6e9}
+    row = bench.result_row(counted, ours=2.0, theirs=1.0, ratio=2.0)
+    assert (row["kbook_gflops"], row["keras_gflops"]) == (3.0, 6.0)
+    assert (row["kbook_ms"], row["keras_ms"], row["ok"], row["unit"]) == (2000.0, 1000.0, False, "ratio")
+    uncounted = bench.result_row({"name": "relu", "goal": 2.0}, ours=2.0, theirs=1.0, ratio=2.0)
+    assert uncounted["kbook_gflops"] is None and uncounted["keras_gflops"] is None and uncounted["ok"]
+    explorer = bench.result_row({"name": "explorer", "goal": 30}, ours=0.02, theirs=None, ratio=None)
+    assert (explorer["unit"], explorer["ok"], explorer["keras_gflops"]) == ("ms", True, None)
+
+
+def test_the_ceiling_times_a_real_product(bench_modules, monkeypatch):
+    bench, _ = bench_modules
+    timed = []
+
+    def fake_median_seconds(fn, repeat):
+        timed.append(fn())
+        return 0.5
+
+    monkeypatch.setattr(bench, "median_seconds", fake_median_seconds)
+    assert bench.sgemm_gflops(size=8) == pytest.approx(2 * 8 ** 3 / 0.5 / 1e9)
+    product = timed[0]
+    rng = __import__("numpy").random.default_rng(0)
+    a = rng.standard_normal((8, 8), dtype="float32")
+    assert product.shape == (8, 8) and product == pytest.approx(a @ a, rel=1e-5)
+
+
+@pytest.mark.parametrize("groups, expected", [(1, 2 * 2 * 5 * 5 * 3 * 3 * 4 * 8), (2, 2 * 2 * 5 * 5 * 3 * 3 * 2 * 8)])
+def test_conv_cases_count_a_multiply_and_an_add_per_weight_and_output(bench_modules, groups, expected):
+    import cases_conv2d
+
+    from kbook.layers.conv2d import Conv2D
+
+    layer = Conv2D(8, 3, strides=2, padding="same", groups=groups)
+    layer.build((2, 9, 9, 4))  # output (2, 5, 5, 8); each filter sees 4 // groups channels
+    assert cases_conv2d._flops(layer, (2, 9, 9, 4)) == expected
