@@ -70,6 +70,18 @@ im2col: per block, ``dy rows @ kernel matrix.T`` gives every window's shares in 
 and one strided addition per tap puts them back where im2col took them from (32x16x16x256,
 256 filters, 3x3, strides 2: 38 ms instead of 144; 1x224x224x3, 32 filters: 5.8 instead of
 6.7 by scattering; measured).
+
+Tried and not used (measured against these engines, float32, 2 cores):
+* Strides > 1 as a sum of stride-1 convolutions on the sh * sw phase images (space-to-depth, then
+  shifted GEMMs with inner dimension C): correct, but 0.85-1.5x the time of im2col (32x16x16x256,
+  256 filters, 3x3, strides 2: 35-43 ms against 41), because the phase grids carry a row and a
+  column that no output uses.
+* One product per kernel row on a kw-wide copy of the input rows (inner dimension kw * C): the
+  forward pass no faster (7x7, 32 channels: 84 ms against 83; 128 channels: 45-50 against 35).
+* ``dkernel`` in two Python threads (NumPy's ``matmul`` releases the GIL, SciPy's BLAS wrapper does
+  not): up to 2x faster on 4x112x112x32, 7x7, but only while each product is small enough for
+  OpenBLAS to run it on the calling thread; larger ones made the two threads' OpenBLAS calls fight
+  (206 ms against 107), and where that limit lies depends on the BLAS build.
 """
 import math
 
