@@ -119,18 +119,24 @@ def sgemm_gflops(size=2048, repeat=5):
     return gflops(2 * size ** 3, median_seconds(lambda: blas.sgemm(1.0, a, a), repeat))
 
 
+def row(name, **fields):
+    """One row of the table (and of --json): every row has every key, None where it has no value."""
+    blank = {"group": None, "median_goal": None, "kbook_ms": None, "keras_ms": None, "ratio": None,
+             "goal": None, "ok": True, "unit": None, "kbook_gflops": None, "keras_gflops": None}
+    return {"name": name, **blank, **fields}
+
+
 def result_row(case, ours, theirs, ratio):
     """The table's row for one case: kbook's (and tf.keras's) seconds, the ratio, the goal met or not."""
     flops = case.get("flops")
-    return {
-        "group": case.get("group"), "median_goal": case.get("median_goal"),
-        "name": case["name"], "kbook_ms": ours * 1e3,
-        "keras_ms": theirs * 1e3 if theirs else None,
-        "ratio": ratio, "goal": case["goal"],
-        "ok": (ratio <= case["goal"]) if ratio is not None else (ours * 1e3 <= case["goal"]),
-        "unit": "ratio" if theirs else "ms",
-        "kbook_gflops": gflops(flops, ours), "keras_gflops": gflops(flops, theirs),
-    }
+    return row(
+        case["name"], group=case.get("group"), median_goal=case.get("median_goal"),
+        kbook_ms=ours * 1e3, keras_ms=theirs * 1e3 if theirs else None,
+        ratio=ratio, goal=case["goal"],
+        ok=(ratio <= case["goal"]) if ratio is not None else (ours * 1e3 <= case["goal"]),
+        unit="ratio" if theirs else "ms",
+        kbook_gflops=gflops(flops, ours), keras_gflops=gflops(flops, theirs),
+    )
 
 
 def import_time(repeat=5):
@@ -174,8 +180,7 @@ def group_summaries(results):
         median, worst = statistics.median(ratios), max(members, key=lambda r: r["ratio"])
         for name, ratio, goal in ((f"{group}: median of {len(members)}", median, members[0]["median_goal"]),
                                   (f"{group}: worst", worst["ratio"], worst["goal"])):
-            rows.append({"name": name, "kbook_ms": None, "keras_ms": None, "ratio": ratio, "goal": goal,
-                         "ok": ratio <= goal, "unit": "ratio"})
+            rows.append(row(name, ratio=ratio, goal=goal, ok=ratio <= goal, unit="ratio"))
     return rows
 
 
@@ -202,17 +207,13 @@ def main(argv=None):
             results.append(result_row(case, ours, theirs, ratio))
     steal = steal_percent(ticks_between(ticks, cpu_ticks()))
     results += group_summaries(results)
-    results.append({"name": "import kbook", "kbook_ms": import_time() * 1e3, "keras_ms": None,
-                     "ratio": None, "goal": None, "ok": True, "unit": "ms"})
-    if any(r.get("kbook_gflops") for r in results):
-        results.append({"name": "ceiling: float32 2048^3 matrix product (SciPy's BLAS)", "kbook_ms": None,
-                        "keras_ms": None, "ratio": None, "goal": None, "ok": True, "unit": "GFLOP/s",
-                        "kbook_gflops": sgemm_gflops(), "keras_gflops": None})
+    results.append(row("import kbook", kbook_ms=import_time() * 1e3, unit="ms"))
+    if any(r["kbook_gflops"] for r in results):
+        results.append(row("ceiling: float32 2048^3 matrix product (SciPy's BLAS)", unit="GFLOP/s",
+                           kbook_gflops=sgemm_gflops()))
 
     if args.json:
-        print(json.dumps(results + [{"name": "hypervisor steal (%)", "kbook_ms": None, "keras_ms": None,
-                                     "ratio": None, "goal": None, "ok": True, "unit": "percent",
-                                     "value": steal}], indent=2))
+        print(json.dumps(results + [row("hypervisor steal (%)", unit="percent", value=steal)], indent=2))
     else:
         onednn = "off" if os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" else "on (its default)"
         print(f"tf.keras: TensorFlow with oneDNN {onednn}")
@@ -224,7 +225,7 @@ def main(argv=None):
             goal = "" if r["goal"] is None else (f"<={r['goal']}" + ("ms" if r["unit"] == "ms" else ""))
             kbook_ms = f"{r['kbook_ms']:9.2f}" if r["kbook_ms"] is not None else " " * 9
             rates = "".join(f"{v:6.0f}" if v is not None else " " * 6
-                            for v in (r.get("kbook_gflops"), r.get("keras_gflops")))
+                            for v in (r["kbook_gflops"], r["keras_gflops"]))
             print(f"{r['name']:<56} {kbook_ms} {keras_ms} {ratio} {goal:>7}  "
                   f"{'yes' if r['ok'] else 'NO ':<3}{' ' * 12}{rates}".rstrip())
         if steal is not None:  # the slow spells of a shared VM (/proc/stat's "steal")

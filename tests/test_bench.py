@@ -169,3 +169,36 @@ def test_conv_cases_count_a_multiply_and_an_add_per_weight_and_output(bench_modu
     layer = Conv2D(8, 3, strides=2, padding="same", groups=groups)
     layer.build((2, 9, 9, 4))  # output (2, 5, 5, 8); each filter sees 4 // groups channels
     assert cases_conv2d._flops(layer, (2, 9, 9, 4)) == expected
+
+
+def test_main_prints_every_row_with_every_key_and_the_rates_under_their_headers(bench_modules, monkeypatch, capsys):
+    bench, _ = bench_modules
+    clock = FakeClock()
+    monkeypatch.setattr(bench, "time", clock)
+    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(bench, "import_time", lambda: 0.25)
+    monkeypatch.setattr(bench, "sgemm_gflops", lambda: 120.0)
+    ours, theirs = sides(clock, [], ours_cost=2.0, theirs_cost=1.0)
+    fake = type(sys)("cases_fake")
+    fake.cases = lambda: [{"name": "conv fake forward", "kbook": ours, "keras": theirs, "goal": 2.5,
+                           "flops": 8e9, "group": "fake sweep", "median_goal": 2.0},
+                          {"name": "relu fake", "kbook": ours, "keras": theirs, "goal": 1.5}]
+    monkeypatch.setattr(bench, "CASE_MODULES", [fake])
+
+    assert bench.main(["--json", "--repeat", "3"]) == 1  # relu fake misses its goal
+    rows = __import__("json").loads(capsys.readouterr().out)
+    assert len({frozenset(r) - {"value"} for r in rows}) == 1  # the same keys everywhere
+    by_name = {r["name"]: r for r in rows}
+    assert (by_name["conv fake forward"]["kbook_gflops"], by_name["conv fake forward"]["keras_gflops"]) == (4.0, 8.0)
+    assert by_name["relu fake"]["kbook_gflops"] is None
+    ceiling = [r for r in rows if r["name"].startswith("ceiling")]
+    assert [r["kbook_gflops"] for r in ceiling] == [120.0]
+
+    bench.main(["--repeat", "3"])
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("case"))
+    conv = next(line for line in lines if line.startswith("conv fake forward"))
+    # kbook's 4 GFLOP/s ends under "kbook", tf.keras's 8 under "keras"
+    assert conv.endswith("     4     8") and len(conv) == len(header)
+    assert header.endswith("kbook keras")
+    assert next(line for line in lines if line.startswith("ceiling")).endswith("   120")
