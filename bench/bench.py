@@ -184,6 +184,11 @@ def group_summaries(results):
     return rows
 
 
+def _cell(value, width, decimals):
+    """A table cell: value right-aligned in ``width`` characters, or blanks for no value."""
+    return f"{value:{width}.{decimals}f}" if value is not None else " " * width
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -220,14 +225,10 @@ def main(argv=None):
         print(f"{'case':<56} {'kbook ms':>9} {'keras ms':>9} {'ratio':>6} {'goal':>7}  ok {'GFLOP/s':>12}"
               f"{'kbook':>6}{'keras':>6}")
         for r in results:
-            keras_ms = f"{r['keras_ms']:9.2f}" if r["keras_ms"] is not None else " " * 9
-            ratio = f"{r['ratio']:6.2f}" if r["ratio"] is not None else " " * 6
             goal = "" if r["goal"] is None else (f"<={r['goal']}" + ("ms" if r["unit"] == "ms" else ""))
-            kbook_ms = f"{r['kbook_ms']:9.2f}" if r["kbook_ms"] is not None else " " * 9
-            rates = "".join(f"{v:6.0f}" if v is not None else " " * 6
-                            for v in (r["kbook_gflops"], r["keras_gflops"]))
-            print(f"{r['name']:<56} {kbook_ms} {keras_ms} {ratio} {goal:>7}  "
-                  f"{'yes' if r['ok'] else 'NO ':<3}{' ' * 12}{rates}".rstrip())
+            print(f"{r['name']:<56} {_cell(r['kbook_ms'], 9, 2)} {_cell(r['keras_ms'], 9, 2)} "
+                  f"{_cell(r['ratio'], 6, 2)} {goal:>7}  {'yes' if r['ok'] else 'NO '}{' ' * 12}"
+                  f"{_cell(r['kbook_gflops'], 6, 0)}{_cell(r['keras_gflops'], 6, 0)}".rstrip())
         if steal is not None:  # the slow spells of a shared VM (/proc/stat's "steal")
             print(f"CPU time the hypervisor gave to other machines during the run: {steal:.1f}%")
     return 0 if all(r["ok"] for r in results) else 1

@@ -286,8 +286,8 @@ def _merge(parts):
     else:
         joined = tuple(sum((part[0][k] for part in parts), []) for k in (0, 1))
     ticks = [p[1] for p in parts if p[1] is not None]
-    steal = (sum(t[0] for t in ticks), sum(t[1] for t in ticks)) if ticks else None
-    return joined, steal
+    total = (sum(t[0] for t in ticks), sum(t[1] for t in ticks)) if ticks else None
+    return joined, total
 
 
 def run(cases, executable, presses, ab=None, rounds=3):
