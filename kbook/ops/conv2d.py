@@ -538,7 +538,7 @@ def _input_grad_transposed(dy, kernel, x_shape, strides, pads, dilation, groups)
 
 def conv2d_input_grad(dy, kernel, x_shape, strides=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
     """dL/dx (N, H, W, C) of ``conv2d_nhwc``: the transposed convolution of dy with ``kernel``."""
-    N, C = x_shape[0], x_shape[3]
+    N, H, W, C = x_shape
     dy = np.ascontiguousarray(dy)
     kernel = np.ascontiguousarray(kernel, dtype=dy.dtype)
     if groups == 1 and dy.size and N:
